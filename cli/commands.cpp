@@ -1,0 +1,11 @@
+// The list of sub-commands. Each cmd_*.cpp defines one add_*_command function.
+#include "commands.hpp"
+
+namespace troupe::cli {
+
+void register_all(CLI::App& app, exit_code& code) {
+  (void)app;
+  (void)code;
+}
+
+} // namespace troupe::cli

@@ -1,0 +1,20 @@
+// The CLI's sub-commands and exit codes (documented in README.md, "Exit codes").
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace troupe::cli {
+
+/// Process exit codes shared by every sub-command.
+enum class exit_code : int {
+  ok = 0,           ///< success
+  failure = 1,      ///< the command ran and failed (e.g. a run ended in error)
+  usage = 2,        ///< bad command line
+  invalid_input = 3,///< a scenario, model or other input file is invalid
+  unavailable = 4,  ///< a needed component (e.g. a model engine) is not available
+};
+
+/// Adds every sub-command to `app`; the one that runs stores its result in `code`.
+void register_all(CLI::App& app, exit_code& code);
+
+} // namespace troupe::cli
