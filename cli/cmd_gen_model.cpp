@@ -19,6 +19,7 @@ struct gen_options {
   std::string out;
   std::string preset = "tiny";
   std::string arch;
+  std::string tokenizer;
   std::string type = "f32";
   std::uint32_t n_vocab = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, n_ff = 0,
                 n_ctx = 0;
@@ -50,6 +51,7 @@ exit_code run_gen_model(const gen_options& o) {
   s.weight_type = *type;
   s.seed = o.seed;
   if (!o.arch.empty()) s.arch = o.arch;
+  if (!o.tokenizer.empty()) s.tokenizer = o.tokenizer;
   auto set = [](auto& field, auto value) {
     if (value != 0) field = value;
   };
@@ -69,8 +71,8 @@ exit_code run_gen_model(const gen_options& o) {
     fmt::print(stderr, "troupe gen-model: {}\n", r.error().message);
     return exit_for(r.error().code);
   }
-  fmt::print("wrote {}: {} {} (vocab {}, embd {}, layers {}, heads {}/{}, ffn {}, ctx {}, {}, seed {})\n",
-             o.out, s.arch, inf::traits_of(s.weight_type).name, s.n_vocab, s.n_embd, s.n_layer,
+  fmt::print("wrote {}: {} {} ({} vocab {}, embd {}, layers {}, heads {}/{}, ffn {}, ctx {}, {}, seed {})\n",
+             o.out, s.arch, inf::traits_of(s.weight_type).name, s.tokenizer, s.n_vocab, s.n_embd, s.n_layer,
              s.n_head, s.n_head_kv, s.n_ff, s.n_ctx, s.tied_output ? "tied" : "untied", s.seed);
   return exit_code::ok;
 }
@@ -83,6 +85,7 @@ void add_gen_model_command(CLI::App& app, exit_code& code) {
   cmd->add_option("--out,-o", o->out, "output .gguf file")->required();
   cmd->add_option("--preset", o->preset, "tiny | smollm-360m")->capture_default_str();
   cmd->add_option("--arch", o->arch, "llama | qwen2 (default: the preset's)");
+  cmd->add_option("--tokenizer", o->tokenizer, "llama (SentencePiece, default) | gpt2 (byte-level BPE)");
   cmd->add_option("--type", o->type, "weight type: f32 | f16 | bf16 | q8_0 | q4_0 | q4_k | q6_k")
       ->capture_default_str();
   cmd->add_option("--n-vocab", o->n_vocab, "vocabulary size (>= 259)");
