@@ -4,8 +4,8 @@
 namespace troupe::cli {
 
 void register_all(CLI::App& app, exit_code& code) {
-  (void)app;
-  (void)code;
+  add_inspect_command(app, code);
+  add_gen_model_command(app, code);
 }
 
 } // namespace troupe::cli

@@ -14,6 +14,11 @@ enum class exit_code : int {
   unavailable = 4,  ///< a needed component (e.g. a model engine) is not available
 };
 
+/// `troupe inspect MODEL.gguf` (cmd_inspect.cpp).
+void add_inspect_command(CLI::App& app, exit_code& code);
+/// `troupe gen-model --out F.gguf ...` (cmd_gen_model.cpp).
+void add_gen_model_command(CLI::App& app, exit_code& code);
+
 /// Adds every sub-command to `app`; the one that runs stores its result in `code`.
 void register_all(CLI::App& app, exit_code& code);
 
