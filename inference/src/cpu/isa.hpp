@@ -42,6 +42,8 @@ struct tile_args {
   /* int8 activations against Q8_0 / Q4_0 weights */                                           \
   void tile_q8_0(const tile_args& a, const act_q8& x);                                          \
   void tile_q4_0(const tile_args& a, const act_q8& x);                                          \
+  /* x(n_blocks * 32) to int8 blocks: d = max|x| / 127, q = round-to-even(x / d) */          \
+  void quantize_act(const float* x, std::size_t n_blocks, std::int8_t* qs, float* d, std::int32_t* sum); \
   /* Q4_K / Q6_K rows to f32 */                                                                 \
   void dequantize_q4_k(const void* src, float* dst, std::size_t n);                             \
   void dequantize_q6_k(const void* src, float* dst, std::size_t n);

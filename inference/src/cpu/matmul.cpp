@@ -22,6 +22,7 @@ struct kernel_set {
   void (*tile_bf16)(const tile_args&, const float*, std::size_t);
   void (*tile_q8_0)(const tile_args&, const act_q8&);
   void (*tile_q4_0)(const tile_args&, const act_q8&);
+  void (*quantize_act)(const float*, std::size_t, std::int8_t*, float*, std::int32_t*);
 };
 
 const kernel_set& kernels() {
@@ -29,11 +30,12 @@ const kernel_set& kernels() {
     const auto& cpu = host_cpu_features();
     if (cpu.avx512 && cpu.avx512_vnni)
       return kernel_set{avx512::tile_f32, avx512::tile_f16, avx512::tile_bf16, avx512::tile_q8_0,
-                        avx512::tile_q4_0};
+                        avx512::tile_q4_0, avx512::quantize_act};
     if (cpu.avx2)
-      return kernel_set{avx2::tile_f32, avx2::tile_f16, avx2::tile_bf16, avx2::tile_q8_0, avx2::tile_q4_0};
+      return kernel_set{avx2::tile_f32, avx2::tile_f16, avx2::tile_bf16, avx2::tile_q8_0, avx2::tile_q4_0,
+                        avx2::quantize_act};
     return kernel_set{scalar::tile_f32, scalar::tile_f16, scalar::tile_bf16, scalar::tile_q8_0,
-                      scalar::tile_q4_0};
+                      scalar::tile_q4_0, scalar::quantize_act};
   }();
   return set;
 }
@@ -50,21 +52,7 @@ act_q8 quantize_activations(const float* x, std::size_t n_tok, std::size_t k, ac
   buf.qs.resize(n_tok * k);
   buf.d.resize(n_tok * nb);
   buf.sum.resize(n_tok * nb);
-  for (std::size_t b = 0; b < n_tok * nb; ++b) {
-    const float* xb = x + 32 * b;
-    float amax = 0.0f;
-    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(xb[j]));
-    const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    std::int32_t sum = 0;
-    for (int j = 0; j < 32; ++j) {
-      const auto q = static_cast<std::int8_t>(std::nearbyint(xb[j] * id));
-      buf.qs[32 * b + j] = q;
-      sum += q;
-    }
-    buf.d[b] = d;
-    buf.sum[b] = sum;
-  }
+  kernels().quantize_act(x, n_tok * nb, buf.qs.data(), buf.d.data(), buf.sum.data());
   return act_q8{buf.qs.data(), buf.d.data(), buf.sum.data(), k};
 }
 
