@@ -15,6 +15,7 @@ struct act_q8 {
   const std::int8_t* qs;     ///< (n_tokens, k) quants, |q| <= 127
   const float* d;            ///< (n_tokens, k/32) scales: x ~ d * q
   const std::int32_t* sum;   ///< (n_tokens, k/32) sum of the 32 quants of each block
+  const std::int32_t* sum16; ///< (n_tokens, k/16) sum of each half block (for Q6_K's scales)
   std::size_t k;             ///< values per token (a multiple of 32)
 };
 
@@ -43,7 +44,8 @@ struct tile_args {
   void tile_q8_0(const tile_args& a, const act_q8& x);                                          \
   void tile_q4_0(const tile_args& a, const act_q8& x);                                          \
   /* x(n_blocks * 32) to int8 blocks: d = max|x| / 127, q = round-to-even(x / d) */          \
-  void quantize_act(const float* x, std::size_t n_blocks, std::int8_t* qs, float* d, std::int32_t* sum); \
+  void quantize_act(const float* x, std::size_t n_blocks, std::int8_t* qs, float* d, std::int32_t* sum, \
+                    std::int32_t* sum16);                                                       \
   /* Q4_K / Q6_K rows to f32 */                                                                 \
   void dequantize_q4_k(const void* src, float* dst, std::size_t n);                             \
   void dequantize_q6_k(const void* src, float* dst, std::size_t n);
@@ -56,6 +58,9 @@ TROUPE_ISA_KERNELS
 } // namespace avx2
 namespace avx512 {
 TROUPE_ISA_KERNELS
+/* int8 activations against Q4_K / Q6_K weights (VNNI) */
+void tile_q4_k(const tile_args& a, const act_q8& x);
+void tile_q6_k(const tile_args& a, const act_q8& x);
 } // namespace avx512
 
 #undef TROUPE_ISA_KERNELS

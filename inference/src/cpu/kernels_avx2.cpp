@@ -172,7 +172,17 @@ void tile_bf16(const tile_args& a, const float* x, std::size_t s) { tile_float<l
 void tile_q8_0(const tile_args& a, const act_q8& x) { tile_int<dot_q8_0>(a, x); }
 void tile_q4_0(const tile_args& a, const act_q8& x) { tile_int<dot_q4_0>(a, x); }
 
-void quantize_act(const float* x, std::size_t n_blocks, std::int8_t* qs, float* d, std::int32_t* sum) {
+namespace {
+std::int32_t hsum_epi32(__m256i s) {
+  __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+  s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+  s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+  return _mm_cvtsi128_si32(s4);
+}
+} // namespace
+
+void quantize_act(const float* x, std::size_t n_blocks, std::int8_t* qs, float* d, std::int32_t* sum,
+                  std::int32_t* sum16) {
   const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   for (std::size_t b = 0; b < n_blocks; ++b, x += 32, qs += 32) {
     __m256 v[4];
@@ -188,11 +198,9 @@ void quantize_act(const float* x, std::size_t n_blocks, std::int8_t* qs, float* 
     const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
     __m256i q[4];
     for (int i = 0; i < 4; ++i) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], id));  // nearest even
-    const __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
-    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
-    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
-    sum[b] = _mm_cvtsi128_si32(s4);
+    sum16[2 * b] = hsum_epi32(_mm256_add_epi32(q[0], q[1]));
+    sum16[2 * b + 1] = hsum_epi32(_mm256_add_epi32(q[2], q[3]));
+    sum[b] = sum16[2 * b] + sum16[2 * b + 1];
     // Pack 32 int32 to int8 (values fit), then undo the lane interleaving of the packs.
     const __m256i p16 = _mm256_packs_epi32(q[0], q[1]), p16b = _mm256_packs_epi32(q[2], q[3]);
     const __m256i p8 = _mm256_packs_epi16(p16, p16b);

@@ -249,7 +249,8 @@ void tile_bf16(const tile_args& a, const float* x, std::size_t s) { tile_float<l
 void tile_q8_0(const tile_args& a, const act_q8& x) { tile_int<unpack_q8_0>(a, x); }
 void tile_q4_0(const tile_args& a, const act_q8& x) { tile_int<unpack_q4_0>(a, x); }
 
-void quantize_act(const float* x, std::size_t n_blocks, std::int8_t* qs, float* d, std::int32_t* sum) {
+void quantize_act(const float* x, std::size_t n_blocks, std::int8_t* qs, float* d, std::int32_t* sum,
+                  std::int32_t* sum16) {
   const __m512 abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
   for (std::size_t b = 0; b < n_blocks; ++b, x += 32, qs += 32) {
     const __m512 lo = _mm512_loadu_ps(x), hi = _mm512_loadu_ps(x + 16);
@@ -260,7 +261,9 @@ void quantize_act(const float* x, std::size_t n_blocks, std::int8_t* qs, float* 
     const __m512i qhi = _mm512_cvtps_epi32(_mm512_mul_ps(hi, id));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(qs), _mm512_cvtepi32_epi8(qlo));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + 16), _mm512_cvtepi32_epi8(qhi));
-    sum[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(qlo, qhi));
+    sum16[2 * b] = _mm512_reduce_add_epi32(qlo);
+    sum16[2 * b + 1] = _mm512_reduce_add_epi32(qhi);
+    sum[b] = sum16[2 * b] + sum16[2 * b + 1];
   }
 }
 

@@ -22,7 +22,10 @@ struct kernel_set {
   void (*tile_bf16)(const tile_args&, const float*, std::size_t);
   void (*tile_q8_0)(const tile_args&, const act_q8&);
   void (*tile_q4_0)(const tile_args&, const act_q8&);
-  void (*quantize_act)(const float*, std::size_t, std::int8_t*, float*, std::int32_t*);
+  void (*quantize_act)(const float*, std::size_t, std::int8_t*, float*, std::int32_t*, std::int32_t*);
+  // int8-activation kernels for the k-quants; nullptr: expand rows to f32 instead.
+  void (*tile_q4_k)(const tile_args&, const act_q8&) = nullptr;
+  void (*tile_q6_k)(const tile_args&, const act_q8&) = nullptr;
 };
 
 const kernel_set& kernels() {
@@ -30,7 +33,7 @@ const kernel_set& kernels() {
     const auto& cpu = host_cpu_features();
     if (cpu.avx512 && cpu.avx512_vnni)
       return kernel_set{avx512::tile_f32, avx512::tile_f16, avx512::tile_bf16, avx512::tile_q8_0,
-                        avx512::tile_q4_0, avx512::quantize_act};
+                        avx512::tile_q4_0, avx512::quantize_act, avx512::tile_q4_k, avx512::tile_q6_k};
     if (cpu.avx2)
       return kernel_set{avx2::tile_f32, avx2::tile_f16, avx2::tile_bf16, avx2::tile_q8_0, avx2::tile_q4_0,
                         avx2::quantize_act};
@@ -45,15 +48,23 @@ struct act_buffers {
   std::vector<std::int8_t> qs;
   std::vector<float> d;
   std::vector<std::int32_t> sum;
+  std::vector<std::int32_t> sum16;
 };
+
+/// The calling thread's activation buffers (each thread that calls matmul has its own).
+act_buffers& caller_buffers() {
+  thread_local act_buffers buffers;
+  return buffers;
+}
 
 act_q8 quantize_activations(const float* x, std::size_t n_tok, std::size_t k, act_buffers& buf) {
   const std::size_t nb = k / 32;
   buf.qs.resize(n_tok * k);
   buf.d.resize(n_tok * nb);
   buf.sum.resize(n_tok * nb);
-  kernels().quantize_act(x, n_tok * nb, buf.qs.data(), buf.d.data(), buf.sum.data());
-  return act_q8{buf.qs.data(), buf.d.data(), buf.sum.data(), k};
+  buf.sum16.resize(2 * n_tok * nb);
+  kernels().quantize_act(x, n_tok * nb, buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data());
+  return act_q8{buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data(), k};
 }
 
 /// Rows per task: small enough that the pool balances (several tasks per thread), large
@@ -97,14 +108,19 @@ void matmul(const weight_view& w, const float* x, std::size_t n_tok, float* y, t
     }
     case tensor_type::q8_0:
     case tensor_type::q4_0: {
-      thread_local act_buffers buf;
-      const act_q8 act = quantize_activations(x, n_tok, w.cols, buf);
+      const act_q8 act = quantize_activations(x, n_tok, w.cols, caller_buffers());
       const auto tile = w.type == tensor_type::q8_0 ? ks.tile_q8_0 : ks.tile_q4_0;
       run_tasks(pool, n_tasks, [&](std::size_t task, std::size_t) { tile(args_for(task), act); });
       return;
     }
     case tensor_type::q4_k:
     case tensor_type::q6_k: {
+      const auto int_tile = w.type == tensor_type::q4_k ? ks.tile_q4_k : ks.tile_q6_k;
+      if (int_tile != nullptr) {
+        const act_q8 act = quantize_activations(x, n_tok, w.cols, caller_buffers());
+        run_tasks(pool, n_tasks, [&](std::size_t task, std::size_t) { int_tile(args_for(task), act); });
+        return;
+      }
       run_tasks(pool, n_tasks, [&](std::size_t task, std::size_t) {
         thread_local std::vector<float> scratch;
         tile_args a = args_for(task);
