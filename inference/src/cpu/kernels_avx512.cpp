@@ -16,7 +16,12 @@ namespace troupe::inference::avx512 {
 
 namespace {
 
+// How far ahead of the current position each weight row is prefetched: the hardware
+// prefetcher alone falls behind on several interleaved row streams.
+constexpr std::size_t prefetch_bytes = 1024;
+
 struct load_f32 {
+  static constexpr std::size_t bytes = 4;
   static __m512 full(const std::uint8_t* row, std::size_t i) {
     return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i);
   }
@@ -25,6 +30,7 @@ struct load_f32 {
   }
 };
 struct load_f16 {
+  static constexpr std::size_t bytes = 2;
   static __m512 full(const std::uint8_t* row, std::size_t i) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i)));
   }
@@ -33,6 +39,7 @@ struct load_f16 {
   }
 };
 struct load_bf16 {
+  static constexpr std::size_t bytes = 2;
   static __m512 widen(__m256i v) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16)); }
   static __m512 full(const std::uint8_t* row, std::size_t i) {
     return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i)));
@@ -55,7 +62,10 @@ void micro_float(const std::uint8_t* w, std::size_t ws, const float* x, std::siz
   for (; i + 16 <= k; i += 16) {
     __m512 wv[R];
 #pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) wv[r] = L::full(w + r * ws, i);
+    for (int r = 0; r < R; ++r) {
+      _mm_prefetch(reinterpret_cast<const char*>(w + r * ws) + L::bytes * i + prefetch_bytes, _MM_HINT_T0);
+      wv[r] = L::full(w + r * ws, i);
+    }
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {
       const __m512 xv = _mm512_loadu_ps(x + t * xs + i);
@@ -93,8 +103,31 @@ void micro_float_rows(int t_left, const std::uint8_t* w, std::size_t ws, const f
   }
 }
 
+// One token (decode): rows one after another, so the weights stream through memory in
+// order; four accumulators hide the FMA latency.
+template <class L>
+void row_dots(const tile_args& a, const float* x) {
+  for (std::size_t r = 0; r < a.n_rows; ++r) {
+    const std::uint8_t* w = a.w + r * a.w_stride;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    std::size_t i = 0;
+    for (; i + 64 <= a.k; i += 64) {
+      acc0 = _mm512_fmadd_ps(L::full(w, i), _mm512_loadu_ps(x + i), acc0);
+      acc1 = _mm512_fmadd_ps(L::full(w, i + 16), _mm512_loadu_ps(x + i + 16), acc1);
+      acc2 = _mm512_fmadd_ps(L::full(w, i + 32), _mm512_loadu_ps(x + i + 32), acc2);
+      acc3 = _mm512_fmadd_ps(L::full(w, i + 48), _mm512_loadu_ps(x + i + 48), acc3);
+    }
+    for (; i < a.k; i += 16) {
+      const auto m = static_cast<__mmask16>(a.k - i >= 16 ? 0xffffu : (1u << (a.k - i)) - 1u);
+      acc0 = _mm512_fmadd_ps(L::part(w, i, m), _mm512_maskz_loadu_ps(m, x + i), acc0);
+    }
+    a.y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+  }
+}
+
 template <class L>
 void tile_float(const tile_args& a, const float* x, std::size_t xs) {
+  if (a.n_tok == 1) return row_dots<L>(a, x);
   for (std::size_t r = 0; r < a.n_rows; r += 4) {
     const int r_left = static_cast<int>(std::min<std::size_t>(4, a.n_rows - r));
     const std::uint8_t* w = a.w + r * a.w_stride;
@@ -227,6 +260,10 @@ void micro_int_rows(int t_left, const tile_args& a, std::size_t r0, std::size_t 
 
 template <class U>
 void tile_int(const tile_args& a, const act_q8& x) {
+  if (a.n_tok == 1) {  // decode: one row at a time keeps the weights streaming in order
+    for (std::size_t r = 0; r < a.n_rows; ++r) micro_int<U, 1, 1>(a, r, 0, x);
+    return;
+  }
   for (std::size_t r = 0; r < a.n_rows; r += 4) {
     const int r_left = static_cast<int>(std::min<std::size_t>(4, a.n_rows - r));
     for (std::size_t t = 0; t < a.n_tok; t += 4) {
