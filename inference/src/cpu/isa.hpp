@@ -16,6 +16,12 @@ struct act_q8 {
   const float* d;            ///< (n_tokens, k/32) scales: x ~ d * q
   const std::int32_t* sum;   ///< (n_tokens, k/32) sum of the 32 quants of each block
   const std::int32_t* sum16; ///< (n_tokens, k/16) sum of each half block (for Q6_K's scales)
+  /// (n_tokens, k/64, 16) per pair of blocks, ready for zmm registers: block 2p's scale in
+  /// lanes 0-7 and block 2p+1's in lanes 8-15...
+  const float* d_pair;
+  /// ...and the same for -offset * sum, the start of the integer accumulators that cancels
+  /// the unsigned weight operand's offset (offset 16 for Q8_0, 1 for Q4_0, 0 otherwise).
+  const std::int32_t* start_pair;
   std::size_t k;             ///< values per token (a multiple of 32)
 };
 

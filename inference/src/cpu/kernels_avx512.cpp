@@ -181,9 +181,6 @@ struct unpack_q4_0 {
 };
 
 __m512 pair_ps(float lo, float hi) { return _mm512_insertf32x8(_mm512_set1_ps(lo), _mm256_set1_ps(hi), 1); }
-__m512i pair_epi32(std::int32_t lo, std::int32_t hi) {
-  return _mm512_inserti64x4(_mm512_set1_epi32(lo), _mm256_set1_epi32(hi), 1);
-}
 
 // R rows x T tokens over all blocks: pairs of blocks in zmm registers, an odd last block in
 // ymm. Per (row, token) and block pair: one vpdpbusd, one convert, one multiply, one FMA.
@@ -210,10 +207,10 @@ void micro_int(const tile_args& a, std::size_t r0, std::size_t t0, const act_q8&
     }
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {
-      const std::size_t tb = (t0 + t) * nb + b;
+      const std::size_t tb = (t0 + t) * nb + b, tp = ((t0 + t) * (nb / 2) + b / 2) * 16;
       const __m512i xq = _mm512_loadu_si512(x.qs + 32 * tb);
-      const __m512i start = pair_epi32(-U::offset_per_lane * x.sum[tb], -U::offset_per_lane * x.sum[tb + 1]);
-      const __m512 dx = pair_ps(x.d[tb], x.d[tb + 1]);
+      const __m512i start = _mm512_loadu_si512(x.start_pair + tp);
+      const __m512 dx = _mm512_loadu_ps(x.d_pair + tp);
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
         const __m512i dot = _mm512_dpbusd_epi32(start, u[r], xq);

@@ -92,7 +92,7 @@ void micro_q4_k(const tile_args& a, std::size_t r0, std::size_t t0, const act_q8
       for (int t = 0; t < T; ++t) {
         const std::size_t tb = (t0 + t) * nb + sb * 8 + 2 * c;
         const __m512i xq = _mm512_loadu_si512(x.qs + 32 * tb);
-        const __m512 dx = pair_ps(x.d[tb], x.d[tb + 1]);
+        const __m512 dx = _mm512_loadu_ps(x.d_pair + 8 * tb);  // pair tb / 2, 16 lanes each
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
           const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[r], xq);
@@ -157,7 +157,7 @@ void micro_q6_k(const tile_args& a, std::size_t r0, std::size_t t0, const act_q8
         for (int t = 0; t < T; ++t) {
           const std::size_t tb = (t0 + t) * nb + sb * 8 + 4 * h + kp;
           const __m512i xq = _mm512_loadu_si512(x.qs + 32 * tb);
-          const __m512 dx = pair_ps(x.d[tb], x.d[tb + 1]);
+          const __m512 dx = _mm512_loadu_ps(x.d_pair + 8 * tb);  // pair tb / 2, 16 lanes each
 #pragma GCC unroll 4
           for (int r = 0; r < R; ++r) {
             const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[r], xq);

@@ -49,6 +49,8 @@ struct act_buffers {
   std::vector<float> d;
   std::vector<std::int32_t> sum;
   std::vector<std::int32_t> sum16;
+  std::vector<float> d_pair;
+  std::vector<std::int32_t> start_pair;
 };
 
 /// The calling thread's activation buffers (each thread that calls matmul has its own).
@@ -57,14 +59,31 @@ act_buffers& caller_buffers() {
   return buffers;
 }
 
-act_q8 quantize_activations(const float* x, std::size_t n_tok, std::size_t k, act_buffers& buf) {
-  const std::size_t nb = k / 32;
+/// Quantizes x(n_tok, k) to int8 blocks; `lane_offset` is the per-lane accumulator offset
+/// of the weight format (see act_q8::start_pair).
+act_q8 quantize_activations(const float* x, std::size_t n_tok, std::size_t k, act_buffers& buf,
+                            std::int32_t lane_offset) {
+  const std::size_t nb = k / 32, np = nb / 2;
   buf.qs.resize(n_tok * k);
   buf.d.resize(n_tok * nb);
   buf.sum.resize(n_tok * nb);
   buf.sum16.resize(2 * n_tok * nb);
   kernels().quantize_act(x, n_tok * nb, buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data());
-  return act_q8{buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data(), k};
+  buf.d_pair.resize(n_tok * np * 16);
+  buf.start_pair.resize(n_tok * np * 16);
+  for (std::size_t t = 0; t < n_tok; ++t) {
+    for (std::size_t p = 0; p < np; ++p) {
+      float* d = buf.d_pair.data() + (t * np + p) * 16;
+      std::int32_t* s = buf.start_pair.data() + (t * np + p) * 16;
+      for (int l = 0; l < 16; ++l) {
+        const std::size_t b = t * nb + 2 * p + static_cast<std::size_t>(l / 8);
+        d[l] = buf.d[b];
+        s[l] = -lane_offset * buf.sum[b];
+      }
+    }
+  }
+  return act_q8{buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data(), buf.d_pair.data(),
+                buf.start_pair.data(), k};
 }
 
 /// Rows per task: small enough that the pool balances (several tasks per thread), large
@@ -108,7 +127,7 @@ void matmul(const weight_view& w, const float* x, std::size_t n_tok, float* y, t
     }
     case tensor_type::q8_0:
     case tensor_type::q4_0: {
-      const act_q8 act = quantize_activations(x, n_tok, w.cols, caller_buffers());
+      const act_q8 act = quantize_activations(x, n_tok, w.cols, caller_buffers(), w.type == tensor_type::q8_0 ? 16 : 1);
       const auto tile = w.type == tensor_type::q8_0 ? ks.tile_q8_0 : ks.tile_q4_0;
       run_tasks(pool, n_tasks, [&](std::size_t task, std::size_t) { tile(args_for(task), act); });
       return;
@@ -117,7 +136,7 @@ void matmul(const weight_view& w, const float* x, std::size_t n_tok, float* y, t
     case tensor_type::q6_k: {
       const auto int_tile = w.type == tensor_type::q4_k ? ks.tile_q4_k : ks.tile_q6_k;
       if (int_tile != nullptr) {
-        const act_q8 act = quantize_activations(x, n_tok, w.cols, caller_buffers());
+        const act_q8 act = quantize_activations(x, n_tok, w.cols, caller_buffers(), 0);
         run_tasks(pool, n_tasks, [&](std::size_t task, std::size_t) { int_tile(args_for(task), act); });
         return;
       }
