@@ -7,7 +7,7 @@ namespace troupe::runtime::detail {
 
 namespace {
 
-void decode_mailbox(const ynode& n, const std::string& what, reporter& rep, agent_spec& a) {
+void decode_mailbox(const ynode& n, const std::string& what, reporter& rep, scenario_agent& a) {
   if (n.is_scalar()) {  // "mailbox: 32" is the capacity alone
     std::int64_t cap = 0;
     if (!parse_int(n.value, cap) || cap < 1 || cap > 1000000) {
@@ -16,24 +16,26 @@ void decode_mailbox(const ynode& n, const std::string& what, reporter& rep, agen
                 "mailbox: {capacity: 64, overflow: drop_oldest}");
       return;
     }
-    a.mailbox_capacity = static_cast<std::size_t>(cap);
+    a.mailbox.capacity = static_cast<std::size_t>(cap);
     return;
   }
   if (!expect_map(n, fmt::format("'mailbox' of {}", what), rep)) return;
   map_reader r(n, fmt::format("the mailbox of {}", what), rep, {"capacity", "overflow"});
   std::int64_t cap = 0;
-  if (r.integer("capacity", cap, 1, 1000000)) a.mailbox_capacity = static_cast<std::size_t>(cap);
+  if (r.integer("capacity", cap, 1, 1000000)) a.mailbox.capacity = static_cast<std::size_t>(cap);
   int policy = 0;
+  const overflow_policy policies[] = {overflow_policy::drop_oldest, overflow_policy::drop_newest,
+                                      overflow_policy::reject};
   if (r.choice("overflow", {"drop_oldest", "drop_newest", "reject"}, policy))
-    a.overflow = static_cast<overflow_policy>(policy);
+    a.mailbox.policy = policies[policy];
 }
 
-void decode_supervision(const ynode& n, const std::string& what, reporter& rep, agent_spec& a) {
+void decode_supervision(const ynode& n, const std::string& what, reporter& rep, scenario_agent& a) {
   const std::vector<std::string> policies{"restart", "stop", "escalate"};
   if (n.is_scalar()) {  // "supervision: stop" is the policy alone
     for (std::size_t i = 0; i < policies.size(); ++i) {
       if (policies[i] == n.value) {
-        a.supervision = static_cast<supervision_policy>(i);
+        parse_restart_policy(n.value, a.supervision);
         return;
       }
     }
@@ -47,12 +49,12 @@ void decode_supervision(const ynode& n, const std::string& what, reporter& rep, 
   if (!expect_map(n, fmt::format("'supervision' of {}", what), rep)) return;
   map_reader r(n, fmt::format("the supervision of {}", what), rep, {"policy", "max_restarts"});
   int policy = 0;
-  if (r.choice("policy", policies, policy)) a.supervision = static_cast<supervision_policy>(policy);
+  if (r.choice("policy", policies, policy)) parse_restart_policy(policies[policy], a.supervision);
   r.integer("max_restarts", a.max_restarts, 0, 1000);
 }
 
 void decode_rules(const ynode& n, const std::string& what, const std::string& base, reporter& rep,
-                  agent_spec& a, ref_marks& refs) {
+                  scenario_agent& a, ref_marks& refs) {
   if (!expect_seq(n, fmt::format("'rules' of {}", what), rep)) return;
   for (std::size_t i = 0; i < n.items.size(); ++i) {
     const auto& item = n.items[i];
@@ -88,7 +90,7 @@ void decode_agents(const ynode& list, reporter& rep, scenario& out, ref_marks& r
                  {"name", "kind", "role", "prompt_template", "profile", "memory_tokens",
                   "subscribe", "publish", "mailbox", "supervision", "script", "rules",
                   "fallback"});
-    agent_spec a;
+    scenario_agent a;
     a.at = n.at;
     if (r.str("name", a.name, true)) {
       a.at = n.find("name")->at;

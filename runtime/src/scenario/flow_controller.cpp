@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "troupe/runtime/topic.hpp"
+
 namespace troupe::runtime {
 
 namespace {
@@ -40,7 +42,7 @@ std::string parse_handoff(const std::string& text) {
   return found;
 }
 
-std::string router_choice(const agent_spec& router, const std::vector<std::string>& speakers,
+std::string router_choice(const scenario_agent& router, const std::vector<std::string>& speakers,
                           const std::string& last_speaker, const std::string& last_text) {
   const auto text = lower(last_text);
   for (const auto& r : router.rules)

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "troupe/runtime/topic.hpp"
+
 namespace troupe::runtime::detail {
 
 namespace {
@@ -35,7 +37,7 @@ struct checker {
   }
 
   /// Reports unless `name` is an agent; returns it.
-  const agent_spec* need_agent(const std::string& name, const ynode& n, const std::string& use) {
+  const scenario_agent* need_agent(const std::string& name, const ynode& n, const std::string& use) {
     if (const auto* a = s.find_agent(name)) return a;
     rep.error(n, fmt::format("{} names unknown agent '{}'", use, name),
               hint_for(name, agent_names(), "agents"));
@@ -89,6 +91,12 @@ struct checker {
       }
       if (!a.fallback.empty()) need_agent(a.fallback, at(base + ".fallback", self), what + " fallback");
       for (const auto& pat : a.subscribe) {
+        if (auto ok = validate_pattern(pat); !ok) {
+          rep.error(at(base + ".subscribe", self),
+                    fmt::format("{} has an invalid subscription '{}': {}", what, pat, ok.error().message),
+                    "'*' matches one segment anywhere; '#' as the last segment matches the rest");
+          continue;
+        }
         bool any = false;
         for (const auto& t : s.topics) any = any || topic_matches(pat, t.name);
         if (!any) {

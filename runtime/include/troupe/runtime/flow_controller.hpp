@@ -43,7 +43,7 @@ struct flow_step {
 /// A rules router's choice: the first rule whose `contains` occurs in `last_text`
 /// (case-insensitive); else the router's fallback; else the speaker after `last_speaker` in
 /// `speakers` (the first when `last_speaker` is not one of them).
-[[nodiscard]] std::string router_choice(const agent_spec& router,
+[[nodiscard]] std::string router_choice(const scenario_agent& router,
                                         const std::vector<std::string>& speakers,
                                         const std::string& last_speaker,
                                         const std::string& last_text);

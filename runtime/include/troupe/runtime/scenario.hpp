@@ -10,6 +10,9 @@
 #include <string_view>
 #include <vector>
 
+#include "troupe/runtime/agent.hpp"
+#include "troupe/runtime/mailbox.hpp"
+
 namespace troupe::runtime {
 
 /// A position in a scenario file, 1-based; line 0 means "not from the file" (e.g. `--set`).
@@ -35,35 +38,28 @@ struct inference_profile {
   source_mark at;                      ///< where the profile is defined
 };
 
-/// What an agent does when its mailbox is full.
-enum class overflow_policy { drop_oldest, drop_newest, reject };
-
-/// What the supervisor does when an agent fails.
-enum class supervision_policy { restart, stop, escalate };
-
 /// A router rule: when the last message contains `contains` (case-insensitive), `next` speaks.
 struct router_rule {
   std::string contains; ///< substring looked for in the last message
   std::string next;     ///< agent chosen when it matches
 };
 
-/// The kinds of agent the runtime knows.
+/// The built-in agent kinds a scenario may use (runtime::agent_spec::kind names them).
 enum class agent_kind { llm, human, router };
 
 /// One agent of a scenario.
-struct agent_spec {
+struct scenario_agent {
   std::string name;                       ///< unique, [A-Za-z0-9_-]+
   agent_kind kind = agent_kind::llm;      ///< what produces its messages
   std::string role;                       ///< the system prompt / role description
   std::string prompt_template;            ///< optional; placeholders {name} {role} {history} {message}
   std::string profile;                    ///< inference profile name (llm; router without rules)
   int memory_tokens = 2048;               ///< token budget for the conversation memory
-  std::vector<std::string> subscribe;     ///< topic patterns ('*' = one segment, '**' = any)
+  std::vector<std::string> subscribe;     ///< topic patterns (syntax in topic.hpp)
   std::string publish;                    ///< topic its messages go to (free_form); empty = flow topic
-  std::size_t mailbox_capacity = 64;      ///< bounded mailbox size
-  overflow_policy overflow = overflow_policy::drop_oldest; ///< when the mailbox is full
-  supervision_policy supervision = supervision_policy::restart; ///< on failure
-  int max_restarts = 3;                   ///< restarts allowed before escalating
+  mailbox_options mailbox{64, overflow_policy::drop_oldest}; ///< bounded inbox and overflow policy
+  restart_policy supervision = restart_policy::restart;    ///< what the supervisor does on failure
+  int max_restarts = 3;                   ///< restarts allowed, then the agent stops
   // kind-specific options
   std::vector<std::string> script;        ///< human: scripted answers, in order; empty = stdin
   std::vector<router_rule> rules;         ///< router: first matching rule wins
@@ -113,26 +109,20 @@ struct scenario {
   std::string description;                            ///< free text
   std::uint64_t seed = 0;                             ///< default seed for sampling
   std::string file;                                   ///< file it was loaded from (for messages)
-  std::vector<agent_spec> agents;                     ///< in declaration order
+  std::vector<scenario_agent> agents;                     ///< in declaration order
   std::vector<topic_spec> topics;                     ///< declared topics
   std::map<std::string, inference_profile> profiles;  ///< by name
   flow_spec flow;                                     ///< how the conversation proceeds
   std::optional<termination_spec> termination;        ///< when it ends (absent: pipeline ends by itself)
 
   /// The agent named `name`, or nullptr.
-  [[nodiscard]] const agent_spec* find_agent(std::string_view name) const;
+  [[nodiscard]] const scenario_agent* find_agent(std::string_view name) const;
   /// The speakers of a round_robin/broadcast/selector flow: flow.order or all non-router agents.
   [[nodiscard]] std::vector<std::string> speakers() const;
 };
 
-/// True when topic `topic` matches subscription `pattern`: segments are separated by '.';
-/// '*' matches exactly one segment, '**' matches zero or more segments.
-[[nodiscard]] bool topic_matches(std::string_view pattern, std::string_view topic);
-
 /// Text names of the enums, as written in YAML.
 [[nodiscard]] std::string_view to_string(agent_kind k);
 [[nodiscard]] std::string_view to_string(flow_type t);
-[[nodiscard]] std::string_view to_string(overflow_policy p);
-[[nodiscard]] std::string_view to_string(supervision_policy p);
 
 } // namespace troupe::runtime
