@@ -4,8 +4,8 @@
 namespace troupe::cli {
 
 void register_all(CLI::App& app, exit_code& code) {
-  (void)app;
-  (void)code;
+  add_validate_command(app, code);
+  add_run_command(app, code);
 }
 
 } // namespace troupe::cli

@@ -64,6 +64,9 @@ void decode_rules(const ynode& n, const std::string& what, const std::string& ba
     router_rule rule;
     r.str("contains", rule.contains, true);
     if (r.str("next", rule.next, true)) refs[fmt::format("{}.rules.{}", base, i)] = item.find("next");
+    if (rule.contains.find_first_of(",:") != std::string::npos)
+      rep.error(*item.find("contains"), fmt::format("'contains' in {} may not contain ',' or ':'", rwhat),
+                "match a shorter word without the punctuation");
     if (item.find("contains") && rule.contains.empty() && item.find("contains")->is_scalar())
       rep.error(*item.find("contains"), fmt::format("'contains' in {} is empty", rwhat),
                 "use 'fallback' on the router for the default choice");
@@ -95,7 +98,10 @@ void decode_agents(const ynode& list, reporter& rep, scenario& out, ref_marks& r
     if (r.str("name", a.name, true)) {
       a.at = n.find("name")->at;
       refs[base + ".name"] = n.find("name");
-      if (!valid_name(a.name)) {
+      if (a.name == "host" || a.name == "user") {
+        rep.error(*n.find("name"), fmt::format("agent name '{}' is reserved", a.name),
+                  "'host' sends the turn requests and 'user' the opening message; pick another name");
+      } else if (!valid_name(a.name)) {
         rep.error(*n.find("name"), fmt::format("invalid agent name '{}'", a.name),
                   "use letters, digits, '_' and '-' (names appear in --set paths and HANDOFF lines)");
       }

@@ -42,18 +42,6 @@ std::string parse_handoff(const std::string& text) {
   return found;
 }
 
-std::string router_choice(const scenario_agent& router, const std::vector<std::string>& speakers,
-                          const std::string& last_speaker, const std::string& last_text) {
-  const auto text = lower(last_text);
-  for (const auto& r : router.rules)
-    if (!r.contains.empty() && text.find(lower(r.contains)) != std::string::npos) return r.next;
-  if (!router.fallback.empty()) return router.fallback;
-  if (speakers.empty()) return {};
-  const auto it = std::find(speakers.begin(), speakers.end(), last_speaker);
-  if (it == speakers.end()) return speakers.front();
-  return std::next(it) == speakers.end() ? speakers.front() : *std::next(it);
-}
-
 flow_controller::flow_controller(const scenario& s) : s_(s) {
   speakers_ = s_.flow.type == flow_type::pipeline ? s_.flow.stages : s_.speakers();
   if (!s_.flow.opening.empty())

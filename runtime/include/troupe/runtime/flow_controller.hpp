@@ -40,14 +40,6 @@ struct flow_step {
 /// keyword; the name's surrounding quotes/punctuation are dropped); empty when none.
 [[nodiscard]] std::string parse_handoff(const std::string& text);
 
-/// A rules router's choice: the first rule whose `contains` occurs in `last_text`
-/// (case-insensitive); else the router's fallback; else the speaker after `last_speaker` in
-/// `speakers` (the first when `last_speaker` is not one of them).
-[[nodiscard]] std::string router_choice(const scenario_agent& router,
-                                        const std::vector<std::string>& speakers,
-                                        const std::string& last_speaker,
-                                        const std::string& last_text);
-
 /// Decides the order of turns for every flow type:
 ///  - round_robin: speakers in order, cycling.
 ///  - broadcast: each round every speaker answers the state at the start of the round.
