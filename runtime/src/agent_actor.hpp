@@ -54,7 +54,7 @@ struct agent_ctx : agent_context {
   void stop_self() override;
 
   /// Hands one envelope to a pending callback or the behavior.
-  void deliver(envelope message);
+  void deliver(const envelope& message);
   /// Posts `fn` to run later in this actor.
   void post(std::function<void(agent_ctx&)> fn);
 };

@@ -1,4 +1,5 @@
 // The runtime core: actor system setup, routing, spawning, the supervisor, events.
+#include <charconv>
 #include <random>
 
 #include <caf/actor_system.hpp>
@@ -137,7 +138,15 @@ void core::run_scheduler() {
 }
 
 std::string core::make_id() {
-  return fmt::format("{}-{}", id_prefix, next_id.fetch_add(1, std::memory_order_relaxed));
+  char digits[24];
+  auto n = next_id.fetch_add(1, std::memory_order_relaxed);
+  auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+  std::string id;
+  id.reserve(id_prefix.size() + 1 + static_cast<std::size_t>(end - digits));
+  id += id_prefix;
+  id += '-';
+  id.append(digits, end);
+  return id;
 }
 
 void core::emit(runtime_event event) {
@@ -167,8 +176,9 @@ void core::emit(event_type type, const std::string& agent, std::string detail,
   emit(std::move(e));
 }
 
-result<void> core::deliver(const cell_ptr& cell, envelope message) {
-  auto r = cell->inbox.push(std::move(message));
+result<void> core::deliver(const cell_ptr& cell, const std::shared_ptr<const envelope>& message,
+                           caf::execution_unit* unit) {
+  auto r = cell->inbox.push(message);
   switch (r.what) {
     case bounded_inbox::outcome::queued:
       break;
@@ -180,18 +190,20 @@ result<void> core::deliver(const cell_ptr& cell, envelope message) {
                   fmt::format("mailbox of agent '{}' is full ({} messages)", cell->spec.name,
                               cell->spec.mailbox.capacity));
     case bounded_inbox::outcome::dropped_newest:
-      emit(event_type::dropped, cell->spec.name, "mailbox full (drop_newest)", std::move(r.evicted));
+      if (wants_events())
+        emit(event_type::dropped, cell->spec.name, "mailbox full (drop_newest)", *r.evicted);
       break;
     case bounded_inbox::outcome::dropped_oldest:
-      emit(event_type::dropped, cell->spec.name, "mailbox full (drop_oldest)", std::move(r.evicted));
+      if (wants_events())
+        emit(event_type::dropped, cell->spec.name, "mailbox full (drop_oldest)", *r.evicted);
       break;
   }
   if (r.wake)
-    caf::anon_send(r.wake, atoms::wake_atom_v);
+    r.wake->enqueue(nullptr, caf::make_message_id(), caf::make_message(atoms::wake_atom_v), unit);
   return {};
 }
 
-result<std::size_t> core::route(envelope message) {
+result<std::size_t> core::route(envelope message, caf::execution_unit* unit) {
   if (message.id.empty())
     message.id = make_id();
   if (message.timestamp_ms == 0)
@@ -205,7 +217,7 @@ result<std::size_t> core::route(envelope message) {
     auto cell = agents.find(message.recipient);
     if (!cell)
       return fail(errc::not_found, fmt::format("no agent named '{}'", message.recipient));
-    auto ok = deliver(cell, std::move(message));
+    auto ok = deliver(cell, std::make_shared<const envelope>(std::move(message)), unit);
     if (!ok)
       return tl::make_unexpected(ok.error());
     return 1;
@@ -215,12 +227,11 @@ result<std::size_t> core::route(envelope message) {
   if (auto ok = validate_topic(message.topic); !ok)
     return tl::make_unexpected(ok.error());
   auto targets = agents.matching(message.topic);
+  auto shared = std::make_shared<const envelope>(std::move(message)); // one copy for all
   std::size_t accepted = 0;
-  for (std::size_t i = 0; i < targets.size(); ++i) {
-    bool last = i + 1 == targets.size();
-    if (deliver(targets[i], last ? std::move(message) : message))
+  for (const auto& target : targets)
+    if (deliver(target, shared, unit))
       ++accepted;
-  }
   return accepted;
 }
 
