@@ -148,7 +148,9 @@ void troupe_fanout(long msgs, int subs, double& rate) {
   rate = static_cast<double>(msgs * subs) / seconds_since(t0);
 }
 
-double troupe_idle_bytes(long n, bool after_message) {
+/// RSS delta per agent: after spawning `n` idle agents (`fresh`), then after each has handled
+/// one message (`used`), both measured from the same baseline in one runtime.
+void troupe_idle_bytes(long n, double& fresh, double& used) {
   auto rt = troupe::make_runtime();
   std::atomic<long> got{0};
   auto fn = troupe::from_function([&got](agent_context& ctx, const envelope& m) {
@@ -161,13 +163,13 @@ double troupe_idle_bytes(long n, bool after_message) {
   for (long i = 0; i < n; ++i)
     (void)rt->spawn(spec(fmt::format("idle{}", i), 16), fn);
   (void)rt->ask(fmt::format("idle{}", n - 1), "started?", 10'000); // spawns are in order
-  if (after_message) {
-    for (long i = 0; i < n; ++i)
-      (void)rt->send(fmt::format("idle{}", i), "x");
-    wait_for(got, n);
-  }
   std::this_thread::sleep_for(std::chrono::milliseconds{200});
-  return static_cast<double>(rss_bytes() - before) / static_cast<double>(n);
+  fresh = static_cast<double>(rss_bytes() - before) / static_cast<double>(n);
+  for (long i = 0; i < n; ++i)
+    (void)rt->send(fmt::format("idle{}", i), "x");
+  wait_for(got, n);
+  std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  used = static_cast<double>(rss_bytes() - before) / static_cast<double>(n);
 }
 
 // ---- raw CAF peers -------------------------------------------------------------------------
@@ -298,8 +300,8 @@ int main(int argc, char** argv) {
   troupe_fanout(fan_msgs, 100, f.troupe_rate);
   rows.push_back(f);
   double caf_idle = caf_idle_bytes(idle);
-  double troupe_idle = troupe_idle_bytes(idle, false);
-  double troupe_idle_used = troupe_idle_bytes(idle, true);
+  double troupe_idle = 0, troupe_idle_used = 0;
+  troupe_idle_bytes(idle, troupe_idle, troupe_idle_used);
 
   if (json) {
     fmt::print("{{\"rows\": [");

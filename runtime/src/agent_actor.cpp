@@ -30,18 +30,34 @@ envelope make_envelope(const agent_ctx& st, std::string_view to, std::string con
 
 } // namespace
 
+result<void> agent_ctx::send_direct(envelope message) {
+  auto& owner = cell->owner;
+  auto i = peers.find(message.recipient);
+  if (i != peers.end()) {
+    auto copy = message; // kept in case the cached peer has stopped
+    auto r = owner.route_to(i->second, std::move(copy), self->context());
+    if (r || r.error().code != errc::stopped)
+      return r;
+    peers.erase(i); // stopped: maybe a new agent has the name now
+  }
+  auto target = owner.agents.find(message.recipient);
+  if (!target)
+    return fail(errc::not_found, fmt::format("no agent named '{}'", message.recipient));
+  if (peers.size() >= peer_cache_size)
+    peers.clear();
+  peers.emplace(message.recipient, target);
+  return owner.route_to(target, std::move(message), self->context());
+}
+
 result<void> agent_ctx::send(std::string_view to, std::string content,
                                std::map<std::string, std::string> metadata) {
-  auto r = cell->owner.route(make_envelope(*this, to, std::move(content), std::move(metadata),
-                                           message_kind::message),
-                              self->context());
-  if (!r)
-    return tl::make_unexpected(r.error());
-  return {};
+  return send_direct(make_envelope(*this, to, std::move(content), std::move(metadata), message_kind::message));
 }
 
 result<void> agent_ctx::send(envelope message) {
   message.sender = cell->spec.name;
+  if (!message.recipient.empty() && message.topic.empty())
+    return send_direct(std::move(message));
   auto r = cell->owner.route(std::move(message), self->context());
   if (!r)
     return tl::make_unexpected(r.error());
@@ -61,7 +77,7 @@ void agent_ctx::request(std::string_view to, std::string content, std::int64_t t
   e.id = cell->owner.make_id();
   auto id = e.id;
   pending.emplace(id, std::move(on_reply));
-  auto r = cell->owner.route(std::move(e), self->context());
+  auto r = send_direct(std::move(e));
   if (!r) {
     auto cb = std::move(pending[id]);
     pending.erase(id);
@@ -77,10 +93,7 @@ result<void> agent_ctx::reply(const envelope& request, std::string content,
                          message_kind::reply);
   e.parent_id = request.id;
   e.conversation_id = request.conversation_id;
-  auto r = cell->owner.route(std::move(e), self->context());
-  if (!r)
-    return tl::make_unexpected(r.error());
-  return {};
+  return send_direct(std::move(e));
 }
 
 result<void> agent_ctx::reply_error(const envelope& request, std::string message) {
@@ -225,19 +238,20 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cell_ptr cell)
     [self](atoms::wake_atom) {
       auto& s = self->state.ctx;
       std::shared_ptr<const envelope> e;
-      int n = 0;
-      for (; n < drain_batch; ++n) {
-        if (!s.cell->inbox.pop(e))
-          break;
+      bool last = false;
+      for (int n = 0; n < drain_batch; ++n) {
+        if (!s.cell->inbox.pop(e, last))
+          return;
         s.deliver(*e);
         e.reset();
         if (s.quit_after) {
           self->quit();
           return;
         }
+        if (last) // the inbox is idle again; a later push sends a new wake
+          return;
       }
-      if (n == drain_batch) // more may be waiting; stay scheduled and yield
-        self->send(self, atoms::wake_atom_v);
+      self->send(self, atoms::wake_atom_v); // more waiting: stay scheduled, let others run
     },
     [self](atoms::timeout_atom, const std::string& id) {
       auto& s = self->state.ctx;

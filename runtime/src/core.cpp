@@ -25,10 +25,15 @@ struct supervisor_state {
   std::unordered_map<std::string, caf::actor_addr> by_name;
 };
 
+void watch(caf::stateful_actor<supervisor_state>* self, const cell_ptr& cell, caf::actor a) {
+  self->monitor(a);
+  auto addr = a.address();
+  self->state.by_name[cell->spec.name] = addr;
+  self->state.by_addr.emplace(std::move(addr), supervisor_state::entry{std::move(a), cell});
+}
+
 void start_incarnation(caf::stateful_actor<supervisor_state>* self, const cell_ptr& cell) {
-  auto a = self->spawn<caf::monitored>(agent_actor, cell);
-  self->state.by_name[cell->spec.name] = a.address();
-  self->state.by_addr.emplace(a.address(), supervisor_state::entry{a, cell});
+  watch(self, cell, self->spawn(agent_actor, cell));
 }
 
 /// Watches every agent actor (monitor) and applies its restart policy when it fails.
@@ -69,7 +74,7 @@ caf::behavior supervisor_actor(caf::stateful_actor<supervisor_state>* self, core
     owner->finish(cell, true);
   });
   return {
-    [self](atoms::spawn_atom, const cell_ref& ref) { start_incarnation(self, ref.cell); },
+    [self](atoms::spawn_atom, const cell_ref& ref, caf::actor& a) { watch(self, ref.cell, std::move(a)); },
     [self](atoms::stop_atom, const std::string& name) {
       auto n = self->state.by_name.find(name);
       if (n == self->state.by_name.end())
@@ -203,13 +208,22 @@ result<void> core::deliver(const cell_ptr& cell, const std::shared_ptr<const env
   return {};
 }
 
-result<std::size_t> core::route(envelope message, caf::execution_unit* unit) {
+void core::stamp(envelope& message) {
   if (message.id.empty())
     message.id = make_id();
   if (message.timestamp_ms == 0)
     message.timestamp_ms = now_ms();
   if (message.conversation_id.empty())
     message.conversation_id = message.parent_id.empty() ? message.id : message.parent_id;
+}
+
+result<void> core::route_to(const cell_ptr& cell, envelope message, caf::execution_unit* unit) {
+  stamp(message);
+  return deliver(cell, std::make_shared<const envelope>(std::move(message)), unit);
+}
+
+result<std::size_t> core::route(envelope message, caf::execution_unit* unit) {
+  stamp(message);
   if (!message.recipient.empty() && !message.topic.empty())
     return fail(errc::invalid_argument,
                 fmt::format("envelope {} has both a recipient and a topic", message.id));
@@ -257,7 +271,10 @@ result<void> core::spawn(agent_spec spec, agent_factory factory, bool internal) 
   if (!internal)
     live_agents.fetch_add(1);
   emit(event_type::spawned, cell->spec.name, cell->spec.kind);
-  caf::anon_send(supervisor, atoms::spawn_atom_v, cell_ref{cell});
+  // Spawned here (not by the supervisor) so that CAF spreads new actors over its workers
+  // instead of queueing them all on the supervisor's worker; the supervisor then monitors.
+  auto a = system->spawn(agent_actor, cell);
+  caf::anon_send(supervisor, atoms::spawn_atom_v, cell_ref{cell}, std::move(a));
   return {};
 }
 

@@ -114,6 +114,10 @@ struct core {
   /// `unit` is the sending actor's execution unit (null from the host): a wake sent from a
   /// worker stays on that worker's queue, as CAF does for actor-to-actor sends.
   result<std::size_t> route(envelope message, caf::execution_unit* unit = nullptr);
+  /// Like `route` for a direct message whose recipient's cell the caller already holds.
+  result<void> route_to(const cell_ptr& cell, envelope message, caf::execution_unit* unit);
+  /// Sets id, timestamp and conversation id where missing.
+  void stamp(envelope& message);
   result<void> deliver(const cell_ptr& cell, const std::shared_ptr<const envelope>& message,
                        caf::execution_unit* unit);
   result<void> spawn(agent_spec spec, agent_factory factory, bool internal);

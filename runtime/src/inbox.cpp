@@ -62,19 +62,23 @@ bounded_inbox::push_result bounded_inbox::push(std::shared_ptr<const envelope> m
   return r;
 }
 
-bool bounded_inbox::pop(std::shared_ptr<const envelope>& out) {
+bool bounded_inbox::pop(std::shared_ptr<const envelope>& out, bool& last) {
   std::lock_guard<std::mutex> guard{mutex_};
+  last = size_ <= 1;
   if (size_ == 0) {
     scheduled_ = false;
-    if (ring_.size() > 1) // an idle agent keeps at most one slot
-      std::vector<std::shared_ptr<const envelope>>{}.swap(ring_);
-    head_ = 0;
     return false;
   }
   out = std::move(ring_[head_]);
   head_ = (head_ + 1) % ring_.size();
   --size_;
   ++stats_.processed;
+  if (size_ == 0) {
+    scheduled_ = false;
+    head_ = 0;
+    if (ring_.size() > 1) // an idle agent keeps at most one slot
+      std::vector<std::shared_ptr<const envelope>>{}.swap(ring_);
+  }
   return true;
 }
 

@@ -38,8 +38,9 @@ public:
 
   /// Enqueues (any thread).
   push_result push(std::shared_ptr<const envelope> message);
-  /// Dequeues (the owning actor only). False when empty; the inbox is then idle again.
-  bool pop(std::shared_ptr<const envelope>& out);
+  /// Dequeues (the owning actor only). False when empty. When it takes the last envelope,
+  /// `last` is set and the inbox is idle again (the next push sends a new wake).
+  bool pop(std::shared_ptr<const envelope>& out, bool& last);
   /// Makes `target` the consumer; returns it when mail is waiting (send it a wake).
   caf::actor attach(caf::actor target);
   /// Forgets the consumer (it died); mail stays queued for the next incarnation.
