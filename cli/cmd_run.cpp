@@ -54,7 +54,6 @@ std::string model_problem(const runtime::scenario& s) {
 }
 
 void print_summary(const runtime::run_summary& r) {
-  bool approx = false;
   fmt::print("\n== {}: {} ==\n", r.failed ? "failed" : "ended", r.reason);
   fmt::print("{:<16} {:>6} {:>8} {:>14} {:>10}\n", "agent", "turns", "tokens", "latency ms/turn", "tok/s");
   for (const auto& [name, t] : r.agents) {
@@ -63,7 +62,8 @@ void print_summary(const runtime::run_summary& r) {
     fmt::print("{:<16} {:>6} {:>8} {:>14.2f} {:>10.1f}\n", name, t.turns, t.tokens, per_turn, tps);
   }
   fmt::print("{:<16} {:>6} {:>8}   wall {:.3f} s\n", "total", r.turns, r.tokens, r.wall_s);
-  (void)approx;
+  if (r.tokens_approximate)
+    fmt::print("(token counts of non-llm agents are approximate: words or bytes/4)\n");
 }
 
 exit_code run(const run_args& args) {
