@@ -109,13 +109,19 @@ exit_code run(const run_args& args) {
              s->agents.size(), seed);
   runtime::conductor_options copts;
   copts.turn_timeout_ms = args.turn_timeout_ms;
-  copts.callbacks.on_turn_start = [](const std::string& speaker, std::size_t) {
+  // llm speakers get their name printed when asked (their text follows when it is ready);
+  // others (a human may be typing, with prompts of its own) get "name: text" when done.
+  std::set<std::string> waiting;
+  copts.callbacks.on_turn_start = [&](const std::string& speaker, std::size_t) {
+    const auto* a = s->find_agent(speaker);
+    if (!a || a->kind != runtime::agent_kind::llm) return;
     fmt::print("{}: ", speaker);
     std::fflush(stdout);
+    waiting.insert(speaker);
   };
   copts.callbacks.on_message = [&](const runtime::conducted_message& m) {
-    if (m.turn == 0) fmt::print("{}: {}\n", m.speaker, m.text);
-    else fmt::print("{}\n", m.text);
+    if (waiting.erase(m.speaker)) fmt::print("{}\n", m.text);
+    else fmt::print("{}: {}\n", m.speaker, m.text);
     std::fflush(stdout);
     if (transcript) transcript->write_message(m);
   };
