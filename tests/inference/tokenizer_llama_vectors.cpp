@@ -104,3 +104,10 @@ TEST_CASE("llama-bpe (llama3 pre-tokenizer) matches llama.cpp's vectors") {
 }
 TEST_CASE("qwen2 matches llama.cpp's vectors") { check_vocab("qwen2"); }
 TEST_CASE("gpt-2 matches llama.cpp's vectors") { check_vocab("gpt-2"); }
+
+// Vocabularies whose pre-tokenizer rules troupe shares: starcoder and refact use the smollm
+// rules (\p{N} split first), mpt the gpt2 rules.
+TEST_CASE("starcoder (smollm rules) matches llama.cpp's vectors") { check_vocab("starcoder"); }
+TEST_CASE("refact (smollm rules) matches llama.cpp's vectors") { check_vocab("refact"); }
+TEST_CASE("command-r (smollm rules) matches llama.cpp's vectors") { check_vocab("command-r"); }
+TEST_CASE("mpt (gpt2 rules) matches llama.cpp's vectors") { check_vocab("mpt"); }
