@@ -1,13 +1,13 @@
 #!/usr/bin/python3
 """Writes inference/src/tokenizer/unicode_tables.cpp: sorted code point ranges of the Unicode
 general categories the BPE pre-tokenizers need (L = letters, N = numbers, P = punctuation, M =
-marks, Cn = unassigned), from Python's unicodedata (Debian 12: Unicode 14.0). Run from the repository root:
+marks), from Python's unicodedata (Debian 12: Unicode 14.0). Run from the repository root:
     /usr/bin/python3 inference/tools/gen_unicode_tables.py > inference/src/tokenizer/unicode_tables.cpp
 """
 import sys
 import unicodedata
 
-groups = {"letter": "L", "number": "N", "punct": "P", "mark": "M", "unassigned": "Cn"}
+groups = {"letter": "L", "number": "N", "punct": "P", "mark": "M"}
 ranges = {k: [] for k in groups}
 for cp in range(0x110000):
     full = unicodedata.category(chr(cp))

@@ -64,7 +64,9 @@ std::vector<vector_case> read_cases(const fs::path& inp, const fs::path& out) {
   return cases;
 }
 
-void check_vocab(const std::string& name) {
+/// Runs every case of `inp`/`out` through the tokenizer of `name`; reports each mismatch.
+void check_cases(const std::string& name, const fs::path& inp, const fs::path& out,
+                 bool add_special, bool parse_special, bool check_decode) {
   const fs::path gguf = models_dir() / fmt::format("ggml-vocab-{}.gguf", name);
   if (!fs::exists(gguf)) {
     MESSAGE("SKIPPED: ", gguf.string(), " not found (.deps/llama absent; run scripts/setup.sh)");
@@ -75,11 +77,11 @@ void check_vocab(const std::string& name) {
   auto tok = tokenizer::from_gguf(*file);
   REQUIRE_MESSAGE(tok.has_value(), (tok.has_value() ? std::string() : tok.error().message));
 
-  const auto cases = read_cases(fs::path(gguf.string() + ".inp"), fs::path(gguf.string() + ".out"));
+  const auto cases = read_cases(inp, out);
   REQUIRE(!cases.empty());
   std::size_t failed = 0;
   for (const auto& c : cases) {
-    const auto got = tok->encode(c.text, false, false);
+    const auto got = tok->encode(c.text, add_special, parse_special);
     if (got != c.ids) {
       ++failed;
       MESSAGE(fmt::format("{}: '{}'\n  expected {}\n  got      {}", name, c.text,
@@ -87,13 +89,28 @@ void check_vocab(const std::string& name) {
     }
     // Decoding the expected ids gives the text back for these inputs (no invalid UTF-8, and
     // no space cleanup in troupe's decode).
-    if (!c.text.empty()) {
+    if (check_decode && !c.text.empty()) {
       CHECK_MESSAGE(tok->decode(c.ids) == c.text, name, ": decode of '", c.text, "'");
     }
   }
-  MESSAGE(fmt::format("{}: {}/{} cases match llama.cpp", name, cases.size() - failed,
-                      cases.size()));
+  MESSAGE(fmt::format("{} ({}): {}/{} cases match llama.cpp", name, inp.filename().string(),
+                      cases.size() - failed, cases.size()));
   CHECK(failed == 0);
+}
+
+/// llama.cpp's own vectors: no BOS, no special-token parsing.
+void check_vocab(const std::string& name) {
+  const fs::path base = models_dir() / fmt::format("ggml-vocab-{}.gguf", name);
+  check_cases(name, fs::path(base.string() + ".inp"), fs::path(base.string() + ".out"), false,
+              false, true);
+}
+
+/// troupe's harder corpus (tests/data/tokenizer), ids produced by llama.cpp itself through
+/// inference/tools/llama_tokenize_oracle.cpp: once plain, once with BOS and special tokens.
+void check_corpus(const std::string& name) {
+  const fs::path dir = troupe::test::source_dir() / "tests" / "data" / "tokenizer";
+  check_cases(name, dir / "corpus.inp", dir / (name + ".plain.out"), false, false, false);
+  check_cases(name, dir / "corpus.inp", dir / (name + ".special.out"), true, true, false);
 }
 
 } // namespace
@@ -111,3 +128,8 @@ TEST_CASE("starcoder (smollm rules) matches llama.cpp's vectors") { check_vocab(
 TEST_CASE("refact (smollm rules) matches llama.cpp's vectors") { check_vocab("refact"); }
 TEST_CASE("command-r (smollm rules) matches llama.cpp's vectors") { check_vocab("command-r"); }
 TEST_CASE("mpt (gpt2 rules) matches llama.cpp's vectors") { check_vocab("mpt"); }
+
+TEST_CASE("llama-spm matches llama.cpp on troupe's corpus") { check_corpus("llama-spm"); }
+TEST_CASE("llama-bpe matches llama.cpp on troupe's corpus") { check_corpus("llama-bpe"); }
+TEST_CASE("qwen2 matches llama.cpp on troupe's corpus") { check_corpus("qwen2"); }
+TEST_CASE("gpt-2 matches llama.cpp on troupe's corpus") { check_corpus("gpt-2"); }

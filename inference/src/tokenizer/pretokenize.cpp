@@ -1,8 +1,8 @@
 // Word splitting for byte-level BPE. Each style is a small hand-written matcher that tries the
 // alternatives of its model's regular expression in order at the current position and returns
 // the length of the first that matches. Where llama.cpp's own hand-written splitters deviate
-// from the regular expressions (a lone code point nothing matches is a word of its own;
-// unassigned code points never join a punctuation run), we follow llama.cpp, since matching
+// from the regular expressions (a lone code point nothing matches is a word of its own; a
+// space before the end of a word is a word by itself), we follow llama.cpp, since matching
 // its token ids is the correctness bar.
 #include "tokenizer/pretokenize.hpp"
 
@@ -31,7 +31,7 @@ struct segment {
 
 bool is_cr_lf(uint32_t c) { return c == '\r' || c == '\n'; }
 bool is_other(const cpt_class& c) { return !(c.whitespace || c.letter || c.number); }
-bool nonzero(const cpt_class& c) { return c.assigned || c.whitespace; }
+bool nonzero(const cpt_class& c) { return c.present; }
 
 uint32_t ascii_lower(uint32_t c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 

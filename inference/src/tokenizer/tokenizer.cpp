@@ -13,11 +13,15 @@
 namespace troupe::inference {
 namespace {
 
-// Tokens that end a turn in the chat formats troupe knows; also llama.cpp's list.
-constexpr std::array<std::string_view, 8> k_eog_texts = {
-    "<|eot_id|>", "<|im_end|>",   "<|end|>",         "<end_of_turn>",
-    "<|endoftext|>", "<|eom_id|>", "<|end_of_text|>", "<EOT>",
+// Tokens that end generation wherever a vocabulary has them (as in llama.cpp, which also
+// treats them as control tokens whatever their stored type). The first seven may also serve
+// as the end-of-turn token when the file names none.
+constexpr std::array<std::string_view, 13> k_eog_texts = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
+    "<EOT>",      "<|eom_id|>", "</s>",    "<eos>",         "<end_of_utterance>", "[EOT]",
+    "[EOS]",
 };
+constexpr std::size_t k_eot_candidates = 7;
 
 int32_t checked_id(int32_t id, std::size_t n) {
   return id >= 0 && static_cast<std::size_t>(id) < n ? id : -1;
@@ -100,14 +104,14 @@ tokenizer::tokenizer(vocab_data data) : kind_(data.kind) {
   }
   add_eos_ = data.add_eos.value_or(false);
 
-  for (std::string_view text : k_eog_texts) {
-    const int32_t id = find(text);
+  for (std::size_t i = 0; i < k_eog_texts.size(); ++i) {
+    const int32_t id = find(k_eog_texts[i]);
     if (id < 0) {
       continue;
     }
     eog_.insert(id);
     types_[static_cast<std::size_t>(id)] = token_type::control;
-    if (eot_ < 0 && text != "<|eom_id|>" && text != "<EOT>") {
+    if (eot_ < 0 && i < k_eot_candidates) {
       eot_ = id;
     }
   }

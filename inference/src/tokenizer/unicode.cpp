@@ -54,9 +54,9 @@ const byte_maps& maps() {
 
 cpt_class classify(uint32_t cpt) {
   cpt_class c;
+  c.present = true;
   c.whitespace = is_white_space(cpt);
   if (cpt < 0x80) {
-    c.assigned = true;
     c.letter = (cpt >= 'a' && cpt <= 'z') || (cpt >= 'A' && cpt <= 'Z');
     c.number = cpt >= '0' && cpt <= '9';
     c.punct = (cpt >= 0x21 && cpt <= 0x23) || (cpt >= 0x25 && cpt <= 0x2A) ||
@@ -68,9 +68,8 @@ cpt_class classify(uint32_t cpt) {
   if (cpt > 0x10FFFF) {
     return c;
   }
-  c.assigned = !in_ranges(k_unassigned_ranges, k_unassigned_count, cpt);
   c.letter = in_ranges(k_letter_ranges, k_letter_count, cpt);
-  c.number = !c.letter && in_ranges(k_number_ranges, k_number_count, cpt);
+  c.number = in_ranges(k_number_ranges, k_number_count, cpt);
   c.punct = in_ranges(k_punct_ranges, k_punct_count, cpt);
   c.mark = in_ranges(k_mark_ranges, k_mark_count, cpt);
   return c;

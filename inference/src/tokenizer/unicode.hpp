@@ -25,21 +25,20 @@ extern const cpt_range k_punct_ranges[];
 extern const std::size_t k_punct_count;
 extern const cpt_range k_mark_ranges[];
 extern const std::size_t k_mark_count;
-extern const cpt_range k_unassigned_ranges[];
-extern const std::size_t k_unassigned_count;
 
 /// The code point substituted for bytes that are not valid UTF-8.
 inline constexpr uint32_t replacement_cpt = 0xFFFD;
 
-/// Character classes of one code point; `assigned` is false for unassigned code points (Cn)
-/// and everything past U+10FFFF.
+/// Character classes of one code point. `present` is set by classify (every code point, even
+/// an unassigned one, is "present"); a default-constructed cpt_class stands for "no code
+/// point here" (past the end of a word being matched).
 struct cpt_class {
   bool letter = false;
   bool number = false;
   bool punct = false;
   bool mark = false;
   bool whitespace = false;
-  bool assigned = false;
+  bool present = false;
 };
 
 /// Classes of `cpt` (binary search in the tables; ASCII answered directly).

@@ -1,0 +1,269 @@
+// The agent actor: drains the bounded inbox, runs the behavior, tracks requests/generations.
+#include "agent_actor.hpp"
+
+#include <chrono>
+#include <exception>
+
+#include <caf/blocking_actor.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+#include <fmt/format.h>
+
+#include "troupe/runtime/topic.hpp"
+
+namespace troupe::runtime::detail {
+namespace {
+
+/// Most envelopes handled per wake before yielding to other actors (and to tasks/timeouts).
+constexpr int drain_batch = 32;
+
+envelope make_envelope(const agent_ctx& st, std::string_view to, std::string content,
+                       std::map<std::string, std::string> metadata, message_kind kind) {
+  envelope e;
+  e.sender = st.cell->spec.name;
+  e.recipient = std::string{to};
+  e.content = std::move(content);
+  e.metadata = std::move(metadata);
+  e.kind = kind;
+  return e;
+}
+
+} // namespace
+
+result<void> agent_ctx::send(std::string_view to, std::string content,
+                               std::map<std::string, std::string> metadata) {
+  auto r = cell->owner.route(make_envelope(*this, to, std::move(content), std::move(metadata),
+                                           message_kind::message));
+  if (!r)
+    return tl::make_unexpected(r.error());
+  return {};
+}
+
+result<void> agent_ctx::send(envelope message) {
+  message.sender = cell->spec.name;
+  auto r = cell->owner.route(std::move(message));
+  if (!r)
+    return tl::make_unexpected(r.error());
+  return {};
+}
+
+result<std::size_t> agent_ctx::publish(std::string_view topic, std::string content,
+                                         std::map<std::string, std::string> metadata) {
+  auto e = make_envelope(*this, {}, std::move(content), std::move(metadata), message_kind::message);
+  e.topic = std::string{topic};
+  return cell->owner.route(std::move(e));
+}
+
+void agent_ctx::request(std::string_view to, std::string content, std::int64_t timeout_ms,
+                          reply_callback on_reply, std::map<std::string, std::string> metadata) {
+  auto e = make_envelope(*this, to, std::move(content), std::move(metadata), message_kind::request);
+  e.id = cell->owner.make_id();
+  auto id = e.id;
+  pending.emplace(id, std::move(on_reply));
+  auto r = cell->owner.route(std::move(e));
+  if (!r) {
+    auto cb = std::move(pending[id]);
+    pending.erase(id);
+    cb(tl::make_unexpected(r.error()));
+    return;
+  }
+  self->delayed_send(self, std::chrono::milliseconds{timeout_ms}, atoms::timeout_atom_v, id);
+}
+
+result<void> agent_ctx::reply(const envelope& request, std::string content,
+                                std::map<std::string, std::string> metadata) {
+  auto e = make_envelope(*this, request.sender, std::move(content), std::move(metadata),
+                         message_kind::reply);
+  e.parent_id = request.id;
+  e.conversation_id = request.conversation_id;
+  auto r = cell->owner.route(std::move(e));
+  if (!r)
+    return tl::make_unexpected(r.error());
+  return {};
+}
+
+result<void> agent_ctx::reply_error(const envelope& request, std::string message) {
+  return reply(request, message, {{"error", message}});
+}
+
+result<void> agent_ctx::subscribe(std::string_view pattern) {
+  return cell->owner.agents.subscribe(cell->spec.name, pattern);
+}
+
+result<void> agent_ctx::unsubscribe(std::string_view pattern) {
+  return cell->owner.agents.unsubscribe(cell->spec.name, pattern);
+}
+
+void agent_ctx::post(std::function<void(agent_ctx&)> fn) {
+  caf::anon_send(caf::actor_cast<caf::actor>(self), atoms::task_atom_v, posted_task{std::move(fn)});
+}
+
+std::string agent_ctx::generate(generation_request request, piece_callback on_piece,
+                                  done_callback on_done) {
+  if (request.request_id.empty())
+    request.request_id = cell->owner.make_id();
+  if (request.agent.empty())
+    request.agent = cell->spec.name;
+  auto id = request.request_id;
+  auto client = cell->owner.inference();
+  if (!client) {
+    post([on_done, agent = cell->spec.name](agent_ctx&) {
+      on_done(fail(errc::no_engine,
+                   fmt::format("no model engine available for agent '{}' (configure a model "
+                               "or an inference client)", agent)));
+    });
+    return id;
+  }
+  generations.emplace(id, generation{std::move(on_piece), std::move(on_done)});
+  if (request.deadline_ms > 0) {
+    auto left = std::max<std::int64_t>(0, request.deadline_ms - now_ms());
+    self->delayed_send(self, std::chrono::milliseconds{left}, atoms::gen_tmo_atom_v, id);
+  }
+  auto me = caf::actor_cast<caf::actor>(self);
+  client->generate(
+    std::move(request),
+    [me, id](std::string_view piece) {
+      caf::anon_send(me, atoms::task_atom_v, posted_task{[id, text = std::string{piece}](agent_ctx& st) {
+        if (auto g = st.generations.find(id); g != st.generations.end() && g->second.on_piece)
+          g->second.on_piece(text);
+      }});
+    },
+    [me, id](result<generation_result> outcome) {
+      caf::anon_send(me, atoms::task_atom_v, posted_task{[id, outcome](agent_ctx& st) {
+        auto g = st.generations.find(id);
+        if (g == st.generations.end())
+          return; // timed out or cancelled already
+        auto done = std::move(g->second.on_done);
+        st.generations.erase(g);
+        done(outcome);
+      }});
+    });
+  return id;
+}
+
+void agent_ctx::cancel_generation(std::string_view request_id) {
+  auto g = generations.find(std::string{request_id});
+  if (g == generations.end())
+    return;
+  auto done = std::move(g->second.on_done);
+  generations.erase(g);
+  if (auto client = cell->owner.inference())
+    client->cancel(request_id);
+  done(fail(errc::cancelled, fmt::format("generation {} cancelled", request_id)));
+}
+
+void agent_ctx::run_blocking(std::function<result<std::string>()> work,
+                               std::function<void(result<std::string>)> done) {
+  if (cell->owner.config.deterministic) {
+    auto r = work();
+    post([done, r](agent_ctx&) { done(r); });
+    return;
+  }
+  auto me = caf::actor_cast<caf::actor>(self);
+  self->system().spawn<caf::detached>([me, work, done](caf::blocking_actor*) {
+    auto r = work();
+    caf::anon_send(me, atoms::task_atom_v, posted_task{[done, r](agent_ctx&) { done(r); }});
+  });
+}
+
+void agent_ctx::note(std::string detail) {
+  cell->owner.emit(event_type::note, cell->spec.name, std::move(detail));
+}
+
+void agent_ctx::stop_run(std::string reason) { cell->owner.end_run(std::move(reason)); }
+
+void agent_ctx::stop_self() { quit_after = true; }
+
+void agent_ctx::deliver(envelope message) {
+  if (cell->owner.wants_events())
+    cell->owner.emit(event_type::delivered, cell->spec.name, {}, message);
+  if (message.kind == message_kind::reply) {
+    if (auto p = pending.find(message.parent_id); p != pending.end()) {
+      auto cb = std::move(p->second);
+      pending.erase(p);
+      if (auto err = message.metadata.find("error"); err != message.metadata.end())
+        cb(fail(errc::agent_failed, fmt::format("agent '{}' failed the request: {}",
+                                                message.sender, err->second)));
+      else
+        cb(std::move(message));
+      return;
+    }
+  }
+  behavior->on_message(*this, message);
+}
+
+caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cell_ptr cell) {
+  auto& st = self->state.ctx;
+  st.self = self;
+  st.cell = cell;
+  self->set_exception_handler([cell](caf::scheduled_actor*, std::exception_ptr& ep) -> caf::error {
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      cell->last_failure = e.what();
+    } catch (...) {
+      cell->last_failure = "unknown exception";
+    }
+    return caf::make_error(caf::sec::runtime_error);
+  });
+  self->send(self, atoms::start_atom_v);
+  return {
+    [self](atoms::start_atom) {
+      auto& s = self->state.ctx;
+      auto made = s.cell->factory(s.cell->spec);
+      if (!made)
+        throw std::runtime_error(fmt::format("cannot create agent '{}': {}", s.cell->spec.name,
+                                             made.error().message));
+      s.behavior = std::move(*made);
+      s.behavior->on_start(s);
+      if (auto w = s.cell->inbox.attach(caf::actor_cast<caf::actor>(self)))
+        self->send(w, atoms::wake_atom_v);
+      if (s.quit_after)
+        self->quit();
+    },
+    [self](atoms::wake_atom) {
+      auto& s = self->state.ctx;
+      envelope e;
+      int n = 0;
+      for (; n < drain_batch; ++n) {
+        if (!s.cell->inbox.pop(e))
+          break;
+        s.deliver(std::move(e));
+        if (s.quit_after) {
+          self->quit();
+          return;
+        }
+      }
+      if (n == drain_batch) // more may be waiting; stay scheduled and yield
+        self->send(self, atoms::wake_atom_v);
+    },
+    [self](atoms::timeout_atom, const std::string& id) {
+      auto& s = self->state.ctx;
+      auto p = s.pending.find(id);
+      if (p == s.pending.end())
+        return;
+      auto cb = std::move(p->second);
+      s.pending.erase(p);
+      cb(fail(errc::timeout, fmt::format("request {} from '{}' got no reply in time", id,
+                                         s.cell->spec.name)));
+    },
+    [self](atoms::gen_tmo_atom, const std::string& id) {
+      auto& s = self->state.ctx;
+      auto g = s.generations.find(id);
+      if (g == s.generations.end())
+        return;
+      auto done = std::move(g->second.on_done);
+      s.generations.erase(g);
+      if (auto client = s.cell->owner.inference())
+        client->cancel(id);
+      done(fail(errc::timeout, fmt::format("generation {} passed its deadline", id)));
+    },
+    [self](atoms::task_atom, const posted_task& task) {
+      task.fn(self->state.ctx);
+      if (self->state.ctx.quit_after)
+        self->quit();
+    },
+  };
+}
+
+} // namespace troupe::runtime::detail

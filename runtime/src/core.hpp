@@ -1,0 +1,133 @@
+// Shared internals of the runtime (private): agent cells, the directory, the core state.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include "inbox.hpp"
+#include "troupe/runtime/runtime.hpp"
+
+namespace troupe::runtime::detail {
+
+struct core;
+
+/// Everything about one agent that outlives an actor incarnation: spec, factory, mailbox,
+/// history. Shared by the directory, the supervisor and the agent's actor.
+struct agent_cell {
+  agent_cell(agent_spec s, agent_factory f, core& c, bool is_internal);
+  agent_spec spec;
+  agent_factory factory;
+  bounded_inbox inbox;
+  conversation_memory memory; ///< used only by the current incarnation's thread
+  core& owner;
+  bool internal;              ///< runtime helper (host, callback subscription)
+  std::size_t restarts = 0;   ///< supervisor only
+  std::atomic<bool> stopping{false};
+  std::vector<std::string> topics; ///< current subscriptions, guarded by the directory's lock
+  std::string last_failure;   ///< set by the dying actor, read by the supervisor after `down`
+};
+
+using cell_ptr = std::shared_ptr<agent_cell>;
+
+/// Names and topic subscriptions. Readers (send, publish) share the lock.
+class directory {
+public:
+  result<void> add(const cell_ptr& cell);
+  cell_ptr find(std::string_view name) const;
+  /// Removes the agent and its subscriptions; returns it (or null). With `only`, removes it
+  /// only when the registered agent is that cell.
+  cell_ptr remove(std::string_view name, const agent_cell* only = nullptr);
+  result<void> subscribe(std::string_view name, std::string_view pattern);
+  result<void> unsubscribe(std::string_view name, std::string_view pattern);
+  /// Every agent subscribed to a pattern matching `topic`, each once.
+  std::vector<cell_ptr> matching(std::string_view topic) const;
+  std::size_t count(bool with_internal) const;
+  std::vector<std::string> names(bool with_internal) const;
+  std::vector<cell_ptr> all() const;
+
+private:
+  mutable std::shared_mutex mutex_;
+  std::unordered_map<std::string, cell_ptr> agents_;
+  std::unordered_map<std::string, std::vector<cell_ptr>> exact_;
+  std::vector<std::pair<std::string, cell_ptr>> wildcard_;
+};
+
+/// A request sent by the host program, waiting for its reply.
+struct host_request {
+  reply_callback on_reply;
+};
+
+/// The runtime's state (runtime::impl is this).
+struct core {
+  explicit core(runtime_config cfg);
+  ~core();
+
+  runtime_config config;
+  std::unique_ptr<caf::actor_system_config> caf_config;
+  std::unique_ptr<caf::actor_system> system;
+  kind_registry kinds;
+  directory agents;
+  caf::actor supervisor;
+  std::string id_prefix;
+  std::atomic<std::uint64_t> next_id{1};
+
+  std::mutex client_mutex;
+  std::shared_ptr<inference_client> client;
+
+  std::mutex observer_mutex;
+  std::atomic<bool> observing{false};
+  observer_fn observer;
+  std::deque<runtime_event> recorded; ///< bounded by config.transcript_capacity
+  std::uint64_t recorded_dropped = 0;
+
+  std::mutex host_mutex;
+  std::unordered_map<std::string, host_request> host_pending;
+  std::unordered_map<subscription_id, std::string> callback_subs;
+  std::atomic<subscription_id> next_sub{1};
+
+  std::mutex stop_mutex;
+  std::condition_variable stop_cv;
+  std::optional<result<std::string>> outcome;
+  std::atomic<std::size_t> live_agents{0};
+  bool shut_down = false;
+
+  std::string make_id();
+  bool wants_events() const { return observing.load(std::memory_order_acquire); }
+  void emit(runtime_event event);
+  void emit(event_type type, const std::string& agent, std::string detail,
+            std::optional<envelope> message = std::nullopt);
+  /// Fills in id/timestamp/conversation and delivers to a recipient's or topic's mailboxes.
+  result<std::size_t> route(envelope message);
+  result<void> deliver(const cell_ptr& cell, envelope message);
+  result<void> spawn(agent_spec spec, agent_factory factory, bool internal);
+  void finish(const cell_ptr& cell, bool count_stop);
+  void end_run(result<std::string> outcome_value);
+  void complete_host_request(const std::string& id, result<envelope> reply);
+  std::shared_ptr<inference_client> inference() {
+    std::lock_guard<std::mutex> guard{client_mutex};
+    return client;
+  }
+  void run_scheduler();
+};
+
+} // namespace troupe::runtime::detail
+
+namespace troupe::runtime {
+struct runtime::impl : detail::core {
+  using detail::core::core;
+};
+} // namespace troupe::runtime

@@ -1,0 +1,67 @@
+// The bounded mailbox of one agent (private).
+//
+// CAF 0.17 mailboxes are unbounded, so the bound lives here: every envelope for an agent goes
+// into this agent-owned ring buffer (pushed by any sender thread: host calls, other agents'
+// handlers, topic fan-out), and the agent's actor pops it. Only the transition from "idle" to
+// "has mail" sends a CAF `wake` message, so CAF's own mailbox holds at most one wake per agent;
+// memory is bounded by `capacity` envelopes. When full, the policy decides (drop_newest,
+// drop_oldest, reject). FIFO order makes the per sender->receiver order the send order.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include <caf/actor.hpp>
+
+#include "troupe/runtime/envelope.hpp"
+#include "troupe/runtime/mailbox.hpp"
+
+namespace troupe::runtime::detail {
+
+class bounded_inbox {
+public:
+  /// What `push` did.
+  enum class outcome : std::uint8_t { queued, dropped_newest, dropped_oldest, rejected, closed };
+
+  /// The result of `push`: `wake` is the actor to send a wake to (or null), `evicted` the
+  /// envelope discarded by drop_oldest.
+  struct push_result {
+    outcome what = outcome::queued;
+    caf::actor wake;
+    std::optional<envelope> evicted;
+  };
+
+  explicit bounded_inbox(mailbox_options options);
+
+  /// Enqueues (any thread).
+  push_result push(envelope message);
+  /// Dequeues (the owning actor only). False when empty; the inbox is then idle again.
+  bool pop(envelope& out);
+  /// Makes `target` the consumer; returns it when mail is waiting (send it a wake).
+  caf::actor attach(caf::actor target);
+  /// Forgets the consumer (it died); mail stays queued for the next incarnation.
+  void detach();
+  /// Closes the inbox: queued mail is discarded, later pushes fail with `closed`.
+  void close();
+  /// A snapshot of the counters.
+  mailbox_stats stats() const;
+  /// The current consumer (may be null).
+  caf::actor target() const;
+
+private:
+  void grow();
+  mutable std::mutex mutex_;
+  std::vector<envelope> ring_; ///< grows lazily up to capacity (idle agents hold none)
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+  mailbox_options options_;
+  caf::actor target_;
+  bool scheduled_ = false; ///< a wake is in flight or the consumer is draining
+  bool closed_ = false;
+  mailbox_stats stats_;
+};
+
+} // namespace troupe::runtime::detail

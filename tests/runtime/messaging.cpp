@@ -1,0 +1,176 @@
+// Direct messages and requests between agents (deterministic test coordinator).
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include <troupe/runtime/runtime.hpp>
+
+#include "support/fn_agent.hpp"
+
+using namespace troupe::runtime;
+using troupe::test::fn_factory;
+using troupe::test::named;
+
+namespace {
+runtime_config det() {
+  runtime_config c;
+  c.deterministic = true;
+  return c;
+}
+} // namespace
+
+TEST_CASE("a host message reaches an agent and the agent can answer by name") {
+  runtime rt{det()};
+  std::vector<std::string> got;
+  REQUIRE(rt.spawn(named("echo"), fn_factory([](agent_context& ctx, const envelope& m) {
+    REQUIRE(ctx.send("sink", "echo:" + m.content));
+  })));
+  REQUIRE(rt.spawn(named("sink"), fn_factory([&got](agent_context&, const envelope& m) {
+    got.push_back(m.sender + "/" + m.content);
+  })));
+  rt.run_pending();
+  REQUIRE(rt.send("echo", "hi"));
+  rt.run_pending();
+  REQUIRE(got == std::vector<std::string>{"echo/echo:hi"});
+}
+
+TEST_CASE("sending to an unknown agent or spawning a duplicate name is an error") {
+  runtime rt{det()};
+  auto r = rt.send("nobody", "x");
+  REQUIRE(!r);
+  CHECK(r.error().code == errc::not_found);
+  REQUIRE(rt.spawn(named("a"), fn_factory([](agent_context&, const envelope&) {})));
+  auto dup = rt.spawn(named("a"), fn_factory([](agent_context&, const envelope&) {}));
+  REQUIRE(!dup);
+  CHECK(dup.error().code == errc::duplicate_name);
+  CHECK(!rt.spawn(named("_reserved"), fn_factory([](agent_context&, const envelope&) {})));
+  CHECK(!rt.spawn(named("bad name"), fn_factory([](agent_context&, const envelope&) {})));
+  auto unknown = rt.spawn(named("k"));
+  REQUIRE(!unknown);
+  CHECK(unknown.error().code == errc::unknown_kind);
+  CHECK(rt.agent_count() == 1);
+}
+
+TEST_CASE("order is preserved per sender->receiver pair") {
+  runtime rt{det()};
+  constexpr int n = 2000;
+  std::vector<int> from_a, from_b;
+  REQUIRE(rt.spawn(named("recv", 10'000), fn_factory([&](agent_context&, const envelope& m) {
+    (m.sender == "a" ? from_a : from_b).push_back(std::stoi(m.content));
+  })));
+  auto burst = [](agent_context& ctx, const envelope&) {
+    for (int i = 0; i < n; ++i)
+      REQUIRE(ctx.send("recv", std::to_string(i)));
+  };
+  REQUIRE(rt.spawn(named("a"), fn_factory(burst)));
+  REQUIRE(rt.spawn(named("b"), fn_factory(burst)));
+  rt.run_pending();
+  REQUIRE(rt.send("a", "go"));
+  REQUIRE(rt.send("b", "go"));
+  rt.run_pending();
+  REQUIRE(from_a.size() == n);
+  REQUIRE(from_b.size() == n);
+  for (int i = 0; i < n; ++i) {
+    REQUIRE(from_a[i] == i);
+    REQUIRE(from_b[i] == i);
+  }
+}
+
+TEST_CASE("request/reply between agents, with the reply's parent id and conversation") {
+  runtime rt{det()};
+  std::string answer;
+  REQUIRE(rt.spawn(named("square"), fn_factory([](agent_context& ctx, const envelope& m) {
+    int v = std::stoi(m.content);
+    REQUIRE(ctx.reply(m, std::to_string(v * v)));
+  })));
+  REQUIRE(rt.spawn(named("asker"), fn_factory([&answer](agent_context& ctx, const envelope& m) {
+    auto request_conv = m.conversation_id;
+    ctx.request("square", m.content, 1000, [&answer](result<envelope> r) {
+      REQUIRE(r);
+      CHECK(r->kind == message_kind::reply);
+      CHECK(!r->parent_id.empty());
+      answer = r->content;
+    });
+  })));
+  rt.run_pending();
+  REQUIRE(rt.send("asker", "12"));
+  rt.run_pending();
+  CHECK(answer == "144");
+  auto direct = rt.ask("square", "7", 1000);
+  REQUIRE(direct);
+  CHECK(direct->content == "49");
+  CHECK(direct->sender == "square");
+}
+
+TEST_CASE("a request without a reply times out with an error value") {
+  runtime rt{det()};
+  REQUIRE(rt.spawn(named("silent"), fn_factory([](agent_context&, const envelope&) {})));
+  std::optional<result<envelope>> seen;
+  REQUIRE(rt.spawn(named("asker"), fn_factory([&seen](agent_context& ctx, const envelope&) {
+    ctx.request("silent", "hello?", 250, [&seen](result<envelope> r) { seen = std::move(r); });
+  })));
+  rt.run_pending();
+  REQUIRE(rt.send("asker", "go"));
+  rt.run_pending();
+  CHECK(!seen.has_value()); // virtual time has not moved
+  rt.advance_time_ms(249);
+  CHECK(!seen.has_value());
+  rt.advance_time_ms(1);
+  REQUIRE(seen.has_value());
+  REQUIRE(!*seen);
+  CHECK(seen->error().code == errc::timeout);
+
+  auto host = rt.ask("silent", "anyone?", 5000);
+  REQUIRE(!host);
+  CHECK(host.error().code == errc::timeout);
+  auto missing = rt.ask("ghost", "x", 100);
+  REQUIRE(!missing);
+  CHECK(missing.error().code == errc::not_found);
+}
+
+TEST_CASE("reply_error reaches the requester as agent_failed") {
+  runtime rt{det()};
+  REQUIRE(rt.spawn(named("grumpy"), fn_factory([](agent_context& ctx, const envelope& m) {
+    REQUIRE(ctx.reply_error(m, "not today"));
+  })));
+  auto r = rt.ask("grumpy", "please", 1000);
+  REQUIRE(!r);
+  CHECK(r.error().code == errc::agent_failed);
+  CHECK(r.error().message.find("not today") != std::string::npos);
+}
+
+TEST_CASE("envelopes get unique ids, timestamps, and the observer sees deliveries") {
+  runtime_config cfg = det();
+  cfg.transcript_capacity = 100;
+  runtime rt{cfg};
+  std::vector<std::string> ids;
+  REQUIRE(rt.spawn(named("a"), fn_factory([&ids](agent_context&, const envelope& m) {
+    ids.push_back(m.id);
+    CHECK(m.timestamp_ms > 0);
+    CHECK(m.version == envelope_version);
+  })));
+  rt.run_pending();
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(rt.send("a", "m"));
+  rt.run_pending();
+  REQUIRE(ids.size() == 5);
+  std::sort(ids.begin(), ids.end());
+  CHECK(std::unique(ids.begin(), ids.end()) == ids.end());
+  int delivered = 0;
+  for (const auto& e : rt.transcript())
+    if (e.type == event_type::delivered && e.agent == "a")
+      ++delivered;
+  CHECK(delivered == 5);
+}
+
+TEST_CASE("an agent can stop the run; wait returns the reason") {
+  runtime rt{det()};
+  REQUIRE(rt.spawn(named("boss"), fn_factory([](agent_context& ctx, const envelope& m) {
+    ctx.stop_run("done: " + m.content);
+  })));
+  REQUIRE(rt.send("boss", "ok"));
+  auto r = rt.wait();
+  REQUIRE(r);
+  CHECK(*r == "done: ok");
+}
