@@ -4,8 +4,7 @@
 namespace troupe::cli {
 
 void register_all(CLI::App& app, exit_code& code) {
-  (void)app;
-  (void)code;
+  add_generate_command(app, code);
 }
 
 } // namespace troupe::cli

@@ -14,6 +14,9 @@ enum class exit_code : int {
   unavailable = 4,  ///< a needed component (e.g. a model engine) is not available
 };
 
+/// `troupe generate`: stream a completion of a prompt with a GGUF model.
+void add_generate_command(CLI::App& app, exit_code& code);
+
 /// Adds every sub-command to `app`; the one that runs stores its result in `code`.
 void register_all(CLI::App& app, exit_code& code);
 
