@@ -4,6 +4,10 @@
 namespace troupe::cli {
 
 void register_all(CLI::App& app, exit_code& code) {
+  add_validate_command(app, code);
+  add_run_command(app, code);
+  add_inspect_command(app, code);
+  add_gen_model_command(app, code);
   add_generate_command(app, code);
 }
 

@@ -39,11 +39,14 @@ problem make_problem(tensor_type t, std::size_t rows, std::size_t cols, std::siz
 // Per-output error bound (see matmul.hpp). Float paths: summation order only, bounded by
 // ~(cols/16 + 8) * 2^-24 * sum|w x| for 16-lane accumulators; 1e-5 * sum|w x| covers
 // cols <= 1000 with margin. Q8_0/Q4_0: plus the int8 activation rounding,
-// sum_b (max|x_b| / 127 / 2) * sum_{i in b} |w_i|.
+// sum_b (max|x_b| / 127 / 2) * sum_{i in b} |w_i| (also for Q4_K/Q6_K, whose AVX-512 path
+// quantizes activations the same way).
 std::vector<double> bounds(const problem& p) {
   std::vector<double> out(p.n_tok * p.rows);
   std::vector<float> w(p.cols);
-  const bool int8_acts = p.type == tensor_type::q8_0 || p.type == tensor_type::q4_0;
+  // Q4_K/Q6_K use int8 activations on the AVX-512 path (float expansion elsewhere).
+  const bool int8_acts = p.type == tensor_type::q8_0 || p.type == tensor_type::q4_0 ||
+                         p.type == tensor_type::q4_k || p.type == tensor_type::q6_k;
   for (std::size_t r = 0; r < p.rows; ++r) {
     reference::dequantize_row(p.type, p.w.data() + r * row_bytes(p.type, p.cols), w.data(), p.cols);
     for (std::size_t t = 0; t < p.n_tok; ++t) {

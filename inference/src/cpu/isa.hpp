@@ -15,6 +15,13 @@ struct act_q8 {
   const std::int8_t* qs;     ///< (n_tokens, k) quants, |q| <= 127
   const float* d;            ///< (n_tokens, k/32) scales: x ~ d * q
   const std::int32_t* sum;   ///< (n_tokens, k/32) sum of the 32 quants of each block
+  const std::int32_t* sum16; ///< (n_tokens, k/16) sum of each half block (for Q6_K's scales)
+  /// (n_tokens, k/64, 16) per pair of blocks, ready for zmm registers: block 2p's scale in
+  /// lanes 0-7 and block 2p+1's in lanes 8-15...
+  const float* d_pair;
+  /// ...and the same for -offset * sum, the start of the integer accumulators that cancels
+  /// the unsigned weight operand's offset (offset 16 for Q8_0, 1 for Q4_0, 0 otherwise).
+  const std::int32_t* start_pair;
   std::size_t k;             ///< values per token (a multiple of 32)
 };
 
@@ -42,6 +49,9 @@ struct tile_args {
   /* int8 activations against Q8_0 / Q4_0 weights */                                           \
   void tile_q8_0(const tile_args& a, const act_q8& x);                                          \
   void tile_q4_0(const tile_args& a, const act_q8& x);                                          \
+  /* x(n_blocks * 32) to int8 blocks: d = max|x| / 127, q = round-to-even(x / d) */          \
+  void quantize_act(const float* x, std::size_t n_blocks, std::int8_t* qs, float* d, std::int32_t* sum, \
+                    std::int32_t* sum16);                                                       \
   /* Q4_K / Q6_K rows to f32 */                                                                 \
   void dequantize_q4_k(const void* src, float* dst, std::size_t n);                             \
   void dequantize_q6_k(const void* src, float* dst, std::size_t n);
@@ -54,6 +64,9 @@ TROUPE_ISA_KERNELS
 } // namespace avx2
 namespace avx512 {
 TROUPE_ISA_KERNELS
+/* int8 activations against Q4_K / Q6_K weights (VNNI) */
+void tile_q4_k(const tile_args& a, const act_q8& x);
+void tile_q6_k(const tile_args& a, const act_q8& x);
 } // namespace avx512
 
 #undef TROUPE_ISA_KERNELS

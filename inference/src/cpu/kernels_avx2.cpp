@@ -172,6 +172,43 @@ void tile_bf16(const tile_args& a, const float* x, std::size_t s) { tile_float<l
 void tile_q8_0(const tile_args& a, const act_q8& x) { tile_int<dot_q8_0>(a, x); }
 void tile_q4_0(const tile_args& a, const act_q8& x) { tile_int<dot_q4_0>(a, x); }
 
+namespace {
+std::int32_t hsum_epi32(__m256i s) {
+  __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+  s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+  s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+  return _mm_cvtsi128_si32(s4);
+}
+} // namespace
+
+void quantize_act(const float* x, std::size_t n_blocks, std::int8_t* qs, float* d, std::int32_t* sum,
+                  std::int32_t* sum16) {
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  for (std::size_t b = 0; b < n_blocks; ++b, x += 32, qs += 32) {
+    __m256 v[4];
+    __m256 m = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      v[i] = _mm256_loadu_ps(x + 8 * i);
+      m = _mm256_max_ps(m, _mm256_and_ps(v[i], abs_mask));
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    const float amax = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+    d[b] = amax / 127.0f;
+    const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+    __m256i q[4];
+    for (int i = 0; i < 4; ++i) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], id));  // nearest even
+    sum16[2 * b] = hsum_epi32(_mm256_add_epi32(q[0], q[1]));
+    sum16[2 * b + 1] = hsum_epi32(_mm256_add_epi32(q[2], q[3]));
+    sum[b] = sum16[2 * b] + sum16[2 * b + 1];
+    // Pack 32 int32 to int8 (values fit), then undo the lane interleaving of the packs.
+    const __m256i p16 = _mm256_packs_epi32(q[0], q[1]), p16b = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i p8 = _mm256_packs_epi16(p16, p16b);
+    const __m256i ordered = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs), ordered);
+  }
+}
+
 // The k-quant expansion is the portable loop compiled for AVX2 (the compiler vectorises
 // the inner loops); matmul then runs the rows as F32.
 void dequantize_q4_k(const void* src, float* dst, std::size_t n) { scalar::dequantize_q4_k(src, dst, n); }

@@ -1,5 +1,8 @@
 // Portable scalar kernels: the path taken without AVX2 (or with TROUPE_SIMD=scalar). Same
 // arithmetic as the SIMD kernels (f32 accumulation; int8 activations for Q8_0/Q4_0).
+#include <algorithm>
+#include <cmath>
+
 #include "cpu/isa.hpp"
 #include "troupe/inference/fp16.hpp"
 #include "troupe/inference/quant.hpp"
@@ -94,6 +97,26 @@ void tile_q4_0(const tile_args& a, const act_q8& x) {
       }
       a.y[t * a.y_stride + r] = acc;
     }
+  }
+}
+
+void quantize_act(const float* x, std::size_t n_blocks, std::int8_t* qs, float* d, std::int32_t* sum,
+                  std::int32_t* sum16) {
+  for (std::size_t b = 0; b < n_blocks; ++b, x += 32, qs += 32) {
+    float amax = 0.0f;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
+    d[b] = amax / 127.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    std::int32_t s[2] = {0, 0};
+    for (int j = 0; j < 32; ++j) {
+      // 1.5 * 2^23 trick: adding and subtracting it rounds to nearest even, like cvtps2dq.
+      const float r = (x[j] * id + 12582912.0f) - 12582912.0f;
+      qs[j] = static_cast<std::int8_t>(r);
+      s[j / 16] += qs[j];
+    }
+    sum16[2 * b] = s[0];
+    sum16[2 * b + 1] = s[1];
+    sum[b] = s[0] + s[1];
   }
 }
 

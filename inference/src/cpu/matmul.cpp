@@ -22,6 +22,10 @@ struct kernel_set {
   void (*tile_bf16)(const tile_args&, const float*, std::size_t);
   void (*tile_q8_0)(const tile_args&, const act_q8&);
   void (*tile_q4_0)(const tile_args&, const act_q8&);
+  void (*quantize_act)(const float*, std::size_t, std::int8_t*, float*, std::int32_t*, std::int32_t*);
+  // int8-activation kernels for the k-quants; nullptr: expand rows to f32 instead.
+  void (*tile_q4_k)(const tile_args&, const act_q8&) = nullptr;
+  void (*tile_q6_k)(const tile_args&, const act_q8&) = nullptr;
 };
 
 const kernel_set& kernels() {
@@ -29,11 +33,12 @@ const kernel_set& kernels() {
     const auto& cpu = host_cpu_features();
     if (cpu.avx512 && cpu.avx512_vnni)
       return kernel_set{avx512::tile_f32, avx512::tile_f16, avx512::tile_bf16, avx512::tile_q8_0,
-                        avx512::tile_q4_0};
+                        avx512::tile_q4_0, avx512::quantize_act, avx512::tile_q4_k, avx512::tile_q6_k};
     if (cpu.avx2)
-      return kernel_set{avx2::tile_f32, avx2::tile_f16, avx2::tile_bf16, avx2::tile_q8_0, avx2::tile_q4_0};
+      return kernel_set{avx2::tile_f32, avx2::tile_f16, avx2::tile_bf16, avx2::tile_q8_0, avx2::tile_q4_0,
+                        avx2::quantize_act};
     return kernel_set{scalar::tile_f32, scalar::tile_f16, scalar::tile_bf16, scalar::tile_q8_0,
-                      scalar::tile_q4_0};
+                      scalar::tile_q4_0, scalar::quantize_act};
   }();
   return set;
 }
@@ -43,29 +48,42 @@ struct act_buffers {
   std::vector<std::int8_t> qs;
   std::vector<float> d;
   std::vector<std::int32_t> sum;
+  std::vector<std::int32_t> sum16;
+  std::vector<float> d_pair;
+  std::vector<std::int32_t> start_pair;
 };
 
-act_q8 quantize_activations(const float* x, std::size_t n_tok, std::size_t k, act_buffers& buf) {
-  const std::size_t nb = k / 32;
+/// The calling thread's activation buffers (each thread that calls matmul has its own).
+act_buffers& caller_buffers() {
+  thread_local act_buffers buffers;
+  return buffers;
+}
+
+/// Quantizes x(n_tok, k) to int8 blocks; `lane_offset` is the per-lane accumulator offset
+/// of the weight format (see act_q8::start_pair).
+act_q8 quantize_activations(const float* x, std::size_t n_tok, std::size_t k, act_buffers& buf,
+                            std::int32_t lane_offset) {
+  const std::size_t nb = k / 32, np = nb / 2;
   buf.qs.resize(n_tok * k);
   buf.d.resize(n_tok * nb);
   buf.sum.resize(n_tok * nb);
-  for (std::size_t b = 0; b < n_tok * nb; ++b) {
-    const float* xb = x + 32 * b;
-    float amax = 0.0f;
-    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(xb[j]));
-    const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    std::int32_t sum = 0;
-    for (int j = 0; j < 32; ++j) {
-      const auto q = static_cast<std::int8_t>(std::nearbyint(xb[j] * id));
-      buf.qs[32 * b + j] = q;
-      sum += q;
+  buf.sum16.resize(2 * n_tok * nb);
+  kernels().quantize_act(x, n_tok * nb, buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data());
+  buf.d_pair.resize(n_tok * np * 16);
+  buf.start_pair.resize(n_tok * np * 16);
+  for (std::size_t t = 0; t < n_tok; ++t) {
+    for (std::size_t p = 0; p < np; ++p) {
+      float* d = buf.d_pair.data() + (t * np + p) * 16;
+      std::int32_t* s = buf.start_pair.data() + (t * np + p) * 16;
+      for (int l = 0; l < 16; ++l) {
+        const std::size_t b = t * nb + 2 * p + static_cast<std::size_t>(l / 8);
+        d[l] = buf.d[b];
+        s[l] = -lane_offset * buf.sum[b];
+      }
     }
-    buf.d[b] = d;
-    buf.sum[b] = sum;
   }
-  return act_q8{buf.qs.data(), buf.d.data(), buf.sum.data(), k};
+  return act_q8{buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data(), buf.d_pair.data(),
+                buf.start_pair.data(), k};
 }
 
 /// Rows per task: small enough that the pool balances (several tasks per thread), large
@@ -109,14 +127,19 @@ void matmul(const weight_view& w, const float* x, std::size_t n_tok, float* y, t
     }
     case tensor_type::q8_0:
     case tensor_type::q4_0: {
-      thread_local act_buffers buf;
-      const act_q8 act = quantize_activations(x, n_tok, w.cols, buf);
+      const act_q8 act = quantize_activations(x, n_tok, w.cols, caller_buffers(), w.type == tensor_type::q8_0 ? 16 : 1);
       const auto tile = w.type == tensor_type::q8_0 ? ks.tile_q8_0 : ks.tile_q4_0;
       run_tasks(pool, n_tasks, [&](std::size_t task, std::size_t) { tile(args_for(task), act); });
       return;
     }
     case tensor_type::q4_k:
     case tensor_type::q6_k: {
+      const auto int_tile = w.type == tensor_type::q4_k ? ks.tile_q4_k : ks.tile_q6_k;
+      if (int_tile != nullptr) {
+        const act_q8 act = quantize_activations(x, n_tok, w.cols, caller_buffers(), 0);
+        run_tasks(pool, n_tasks, [&](std::size_t task, std::size_t) { int_tile(args_for(task), act); });
+        return;
+      }
       run_tasks(pool, n_tasks, [&](std::size_t task, std::size_t) {
         thread_local std::vector<float> scratch;
         tile_args a = args_for(task);
