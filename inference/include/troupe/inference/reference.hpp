@@ -13,11 +13,23 @@
 
 namespace troupe::inference {
 
+/// Optional roundings that reproduce llama.cpp's CPU arithmetic, so the reference can be
+/// checked against llama.cpp at the level of f32 round-off (see tests/inference/llama_parity).
+struct reference_options {
+  /// Store K/V as f16, round q to f16 for q·k, and accumulate softmax(qk)·V in an f16
+  /// accumulator with an online softmax, as llama.cpp's CPU flash attention does for an F16
+  /// cache. Also rounds the inputs of F16 / BF16 matrix products to f16 / bf16 and those of
+  /// Q8_0 / Q4_0 products to Q8_0 blocks (an approximation of llama.cpp there: checked against
+  /// llama.cpp only for F32 weights, where it agrees to ~1e-6 on most positions).
+  bool llama_cpp_rounding = false;
+};
+
 /// One sequence run through the model token by token with an f32 KV cache.
 class reference_forward {
 public:
   /// State for sequences of up to `n_ctx` tokens.
-  reference_forward(std::shared_ptr<const model> m, std::size_t n_ctx);
+  reference_forward(std::shared_ptr<const model> m, std::size_t n_ctx,
+                    reference_options options = {});
 
   /// Runs `token` at position `pos` (0 <= pos <= tokens run so far; a smaller pos rewinds)
   /// and returns the logits (n_vocab), valid until the next call.
@@ -26,6 +38,7 @@ public:
 private:
   std::shared_ptr<const model> model_;
   std::size_t n_ctx_;
+  reference_options options_;
   std::size_t n_past_ = 0;
   // Activations of the current token.
   std::vector<float> x_;       // (n_embd) residual stream
