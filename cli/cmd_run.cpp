@@ -1,5 +1,6 @@
 // `troupe run SCENARIO.yaml [--seed N] [--transcript FILE.jsonl] [--set key.path=value]...`:
 // validate, spawn the agents, conduct the conversation, print it and a summary table.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -11,10 +12,12 @@
 #include <fmt/format.h>
 #include <troupe/agents/scenario_agents.hpp>
 #include <troupe/runtime/conductor.hpp>
+#include <troupe/runtime/engine_client.hpp>
 #include <troupe/runtime/scenario_loader.hpp>
 #include <troupe/runtime/transcript.hpp>
 
 #include "commands.hpp"
+#include "printing_client.hpp"
 
 namespace troupe::cli {
 
@@ -26,19 +29,21 @@ struct run_args {
   std::optional<std::uint64_t> seed;
   std::string transcript;
   std::int64_t turn_timeout_ms = 300000;
+  std::size_t max_sequences = 4;
 };
 
-/// Agents that need a model engine: llm agents and routers that ask their model.
-/// Returns the problem to report, or "" when no model is needed.
+/// True for agents that need a model engine: llm agents and routers that ask their model.
+bool needs_model(const runtime::scenario_agent& a) {
+  return a.kind == runtime::agent_kind::llm ||
+         (a.kind == runtime::agent_kind::router && a.rules.empty() && a.fallback.empty());
+}
+
+/// The missing model files of agents that need a model, as the text to report ("" = none).
 std::string model_problem(const runtime::scenario& s) {
   std::string out;
   std::set<std::string> seen;
-  bool any = false;
   for (const auto& a : s.agents) {
-    const bool needs = a.kind == runtime::agent_kind::llm ||
-                       (a.kind == runtime::agent_kind::router && a.rules.empty() && a.fallback.empty());
-    if (!needs) continue;
-    any = true;
+    if (!needs_model(a)) continue;
     const auto& p = s.profiles.at(a.profile);
     if (!seen.insert(p.model).second) continue;
     if (!std::filesystem::exists(p.model)) {
@@ -47,10 +52,21 @@ std::string model_problem(const runtime::scenario& s) {
                          a.name, p.name, p.model, p.name);
     }
   }
-  if (!any) return {};
-  out += "troupe run: no model engine is available in this build: llm agents cannot generate text "
-         "(only scenarios of human and rule-based router agents can run)\n";
   return out;
+}
+
+/// Engine settings for the profiles of agents that need a model (empty map: none do). The
+/// KV cache of each model holds the longest context any of its profiles asks for.
+runtime::engine_options engine_options_for(const runtime::scenario& s, std::size_t max_sequences) {
+  runtime::engine_options o;
+  o.max_sequences = max_sequences;
+  for (const auto& a : s.agents) {
+    if (!needs_model(a)) continue;
+    const auto& p = s.profiles.at(a.profile);
+    o.profile_models[p.name] = p.model;
+    o.context_tokens = std::max(o.context_tokens, static_cast<std::size_t>(std::max(p.context_tokens, 1)));
+  }
+  return o;
 }
 
 void print_summary(const runtime::run_summary& r) {
@@ -80,6 +96,20 @@ exit_code run(const run_args& args) {
     fmt::print(stderr, "{}", problem);
     return exit_code::unavailable;
   }
+  std::set<std::string> llm_agents;
+  for (const auto& a : s->agents)
+    if (a.kind == runtime::agent_kind::llm) llm_agents.insert(a.name);
+  std::shared_ptr<runtime::engine_client> engine;
+  std::shared_ptr<printing_client> printer;
+  if (auto eo = engine_options_for(*s, args.max_sequences); !eo.profile_models.empty()) {
+    auto e = runtime::make_engine_client(std::move(eo));
+    if (!e) {
+      fmt::print(stderr, "troupe run: {}\n", e.error().message);
+      return exit_code::unavailable;
+    }
+    engine = std::move(*e);
+    printer = std::make_shared<printing_client>(engine, llm_agents);
+  }
   std::unique_ptr<runtime::jsonl_transcript> transcript;
   if (!args.transcript.empty()) {
     auto t = runtime::jsonl_transcript::open(args.transcript);
@@ -93,6 +123,7 @@ exit_code run(const run_args& args) {
   if (transcript) transcript->write_start(*s, seed);
 
   auto rt = std::make_unique<runtime::runtime>();
+  if (printer) rt->set_inference_client(printer);
   if (transcript) {
     auto* sink = transcript.get();
     rt->set_observer([sink](const runtime::runtime_event& e) { sink->write_event(e); });
@@ -109,7 +140,7 @@ exit_code run(const run_args& args) {
              s->agents.size(), seed);
   runtime::conductor_options copts;
   copts.turn_timeout_ms = args.turn_timeout_ms;
-  // llm speakers get their name printed when asked (their text follows when it is ready);
+  // llm speakers get their name printed when asked (their text streams as it is generated);
   // others (a human may be typing, with prompts of its own) get "name: text" when done.
   std::set<std::string> waiting;
   copts.callbacks.on_turn_start = [&](const std::string& speaker, std::size_t) {
@@ -120,7 +151,7 @@ exit_code run(const run_args& args) {
     waiting.insert(speaker);
   };
   copts.callbacks.on_message = [&](const runtime::conducted_message& m) {
-    if (waiting.erase(m.speaker)) fmt::print("{}\n", m.text);
+    if (waiting.erase(m.speaker)) fmt::print("{}\n", printer && printer->take_streamed(m.speaker) ? "" : m.text);
     else fmt::print("{}: {}\n", m.speaker, m.text);
     std::fflush(stdout);
     if (transcript) transcript->write_message(m);
@@ -130,6 +161,7 @@ exit_code run(const run_args& args) {
   };
   const auto summary = runtime::conduct(*rt, *s, copts);
   if (summary.failed) fmt::print("\n");
+  if (engine) engine->shutdown();  // generations still running end now, while their agents live
   rt.reset();  // joins the actor system: every runtime event is written before run_end
   if (transcript) transcript->write_end(summary);
   print_summary(summary);
@@ -152,7 +184,10 @@ void add_run_command(CLI::App& app, exit_code& code) {
       ->allow_extra_args(false);
   cmd->add_option("--turn-timeout-ms", args->turn_timeout_ms, "Longest wait for one reply")
       ->check(CLI::Range(static_cast<std::int64_t>(1), static_cast<std::int64_t>(86400000)));
-  cmd->footer("Exit codes: 0 ended normally, 1 an agent failed, 3 invalid scenario, 4 no model engine / model file.");
+  cmd->add_option("--max-sequences", args->max_sequences,
+                  "Generations each model runs at once (batched together)")
+      ->check(CLI::Range(static_cast<std::size_t>(1), static_cast<std::size_t>(256)));
+  cmd->footer("Exit codes: 0 ended normally, 1 an agent failed, 3 invalid scenario, 4 a model file is missing or cannot be loaded.");
   cmd->callback([args, &code] { code = run(*args); });
 }
 

@@ -23,6 +23,7 @@ const char* to_string(errc code) {
     case errc::cancelled: return "cancelled";
     case errc::unknown_kind: return "unknown_kind";
     case errc::io: return "io";
+    case errc::overloaded: return "overloaded";
   }
   return "unknown";
 }

@@ -20,6 +20,7 @@ enum class errc {
   cancelled,        ///< the caller cancelled the work
   unknown_kind,     ///< no agent kind registered under that name
   io,               ///< an input source (e.g. stdin) failed or reached its end
+  overloaded,       ///< a bounded queue (e.g. an inference queue) is full; retry later
 };
 
 /// An error with a human-readable message.

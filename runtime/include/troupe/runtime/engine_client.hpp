@@ -1,0 +1,59 @@
+// An inference_client backed by troupe's own engine on the CPU: one engine (model, tokenizer,
+// context with a KV cache per sequence, worker thread) per distinct model file, shared by every
+// profile that names that file. Each engine batches its running requests continuously: every
+// step new requests join (their prompts prefilled in bounded chunks), finished ones leave, and
+// all running sequences decode together in one batched forward pass.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "troupe/runtime/error.hpp"
+#include "troupe/runtime/inference_client.hpp"
+
+namespace troupe::runtime {
+
+/// Settings of an engine client (the same for every model it loads).
+struct engine_options {
+  /// Model file of each inference profile, by profile name. A request's profile picks the
+  /// model; a request whose profile is not listed uses `default_model`.
+  std::map<std::string, std::string> profile_models;
+  std::string default_model;        ///< model of unlisted profiles ("" = such requests fail)
+  std::size_t queue_capacity = 64;  ///< waiting requests per model; more get errc::overloaded
+  std::size_t max_sequences = 4;    ///< requests running (decoding together) per model
+  std::size_t context_tokens = 0;   ///< KV cache tokens per sequence, at most n_ctx_train; 0 = min(n_ctx_train, 4096)
+  std::size_t prefill_chunk_tokens = 64; ///< prompt tokens computed per step, over all requests
+  std::size_t n_threads = 0;        ///< engine threads per model; 0 = hardware concurrency
+  std::size_t retry_after_ms = 1000; ///< the retry hint given with errc::overloaded
+};
+
+/// Counters of one client, summed over its models (for tests and diagnostics).
+struct engine_stats {
+  std::size_t steps = 0;              ///< batched forward passes run
+  std::size_t max_batch_sequences = 0; ///< most sequences seen in one forward pass
+  std::size_t completed = 0;          ///< requests that ended with a result
+  std::size_t failed = 0;             ///< requests that ended with an error (cancel included)
+};
+
+/// The engine-backed client. `generate` never blocks: it queues the request (or fails it
+/// with errc::overloaded when the model's queue is full) and returns; pieces and the outcome
+/// arrive from the model's worker thread. Requests fail with errc::timeout past their
+/// deadline, errc::cancelled after cancel(), errc::invalid_argument for a prompt that does
+/// not fit the context, errc::not_found for a profile without a model.
+class engine_client : public inference_client {
+public:
+  ~engine_client() override = default;
+  /// Stops every worker: running and waiting requests end with errc::stopped. Later
+  /// generate() calls fail with errc::stopped. Idempotent; the destructor calls it too.
+  virtual void shutdown() = 0;
+  /// Counters so far.
+  [[nodiscard]] virtual engine_stats stats() const = 0;
+};
+
+/// Loads each distinct model file named in `options` once and starts its worker. Errors
+/// (errc::invalid_argument) name the file that failed to load and why.
+[[nodiscard]] result<std::shared_ptr<engine_client>> make_engine_client(engine_options options);
+
+} // namespace troupe::runtime
