@@ -260,6 +260,18 @@ TEST_CASE("engine client: stop strings cut the text; max_tokens ends with 'lengt
   CHECK(cut->finish_reason == "stop");
 }
 
+TEST_CASE("engine client: a prompt longer than the context keeps its latest tokens") {
+  model_file m;  // n_ctx 512
+  auto c = client_for(m, 1);
+  std::string many;
+  for (int i = 0; i < 400; ++i) many += fmt::format("word{} ", i);
+  auto r = run_alone(*c, request("long", many, 8));
+  REQUIRE(r);
+  CHECK(r->prompt_tokens < 512);
+  CHECK(r->prompt_tokens + r->completion_tokens <= 512);
+  CHECK(r->completion_tokens > 0);
+}
+
 TEST_CASE("engine client: unknown profiles, bad model files, shutdown") {
   model_file m;
   engine_options o;

@@ -107,6 +107,17 @@ void model_worker::drop_cancelled_and_expired() {
       end(i, runtime::fail(errc::timeout, fmt::format("generation {} passed its deadline", active_[i].id())));
 }
 
+void model_worker::keep_tail(std::vector<std::int32_t>& prompt, int max_tokens) const {
+  // Room for the reply: max_tokens, but at most a quarter of the context.
+  const std::size_t n_ctx = ctx_->n_ctx();
+  const std::size_t reserve = std::clamp<std::size_t>(static_cast<std::size_t>(std::max(max_tokens, 1)), 1, n_ctx / 4 + 1);
+  const std::size_t keep = n_ctx - reserve;
+  if (prompt.size() <= keep) return;
+  const bool bos = tok_.bos() >= 0 && prompt.front() == tok_.bos();
+  const auto drop = static_cast<std::ptrdiff_t>(prompt.size() - keep);
+  prompt.erase(prompt.begin() + (bos ? 1 : 0), prompt.begin() + (bos ? 1 : 0) + drop);
+}
+
 void model_worker::admit() {
   const std::size_t free = options_.max_sequences - active_.size();
   for (auto& r : queue_.pop(free)) {
@@ -114,8 +125,7 @@ void model_worker::admit() {
     auto prompt = prompt_tokens(tok_, format_, r.request.messages);
     std::string problem;
     if (!prompt) problem = prompt.error().message;
-    else if (prompt->size() >= ctx_->n_ctx())
-      problem = fmt::format("the prompt has {} tokens; the context holds {}", prompt->size(), ctx_->n_ctx());
+    else keep_tail(*prompt, r.request.sampling.max_tokens);
     auto seq = problem.empty() ? ctx_->seq_create() : inference::result<inference::seq_id>{};
     if (problem.empty() && !seq) problem = seq.error().message;
     if (!problem.empty()) {

@@ -61,6 +61,9 @@ private:
   void run();
   void drop_cancelled_and_expired();
   void admit();
+  /// Shortens a prompt that leaves no room for the reply in the context: its oldest tokens
+  /// (after BOS) are dropped, so the latest turns survive and the system prompt may not.
+  void keep_tail(std::vector<std::int32_t>& prompt, int max_tokens) const;
   void step();
   void end(std::size_t index, runtime::result<generation_result> outcome);
   void fail(queued_request& r, errc code, std::string message);

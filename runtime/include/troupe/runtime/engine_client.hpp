@@ -40,8 +40,9 @@ struct engine_stats {
 /// The engine-backed client. `generate` never blocks: it queues the request (or fails it
 /// with errc::overloaded when the model's queue is full) and returns; pieces and the outcome
 /// arrive from the model's worker thread. Requests fail with errc::timeout past their
-/// deadline, errc::cancelled after cancel(), errc::invalid_argument for a prompt that does
-/// not fit the context, errc::not_found for a profile without a model.
+/// deadline, errc::cancelled after cancel(), errc::not_found for a profile without a model.
+/// A prompt too long for the context loses its oldest tokens (after BOS) so that the latest
+/// turns and room for the reply (max_tokens, at most a quarter of the context) fit.
 class engine_client : public inference_client {
 public:
   ~engine_client() override = default;
