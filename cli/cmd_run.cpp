@@ -54,7 +54,6 @@ std::string model_problem(const runtime::scenario& s) {
 }
 
 void print_summary(const runtime::run_summary& r) {
-  bool approx = false;
   fmt::print("\n== {}: {} ==\n", r.failed ? "failed" : "ended", r.reason);
   fmt::print("{:<16} {:>6} {:>8} {:>14} {:>10}\n", "agent", "turns", "tokens", "latency ms/turn", "tok/s");
   for (const auto& [name, t] : r.agents) {
@@ -63,7 +62,8 @@ void print_summary(const runtime::run_summary& r) {
     fmt::print("{:<16} {:>6} {:>8} {:>14.2f} {:>10.1f}\n", name, t.turns, t.tokens, per_turn, tps);
   }
   fmt::print("{:<16} {:>6} {:>8}   wall {:.3f} s\n", "total", r.turns, r.tokens, r.wall_s);
-  (void)approx;
+  if (r.tokens_approximate)
+    fmt::print("(token counts of non-llm agents are approximate: words or bytes/4)\n");
 }
 
 exit_code run(const run_args& args) {
@@ -109,13 +109,19 @@ exit_code run(const run_args& args) {
              s->agents.size(), seed);
   runtime::conductor_options copts;
   copts.turn_timeout_ms = args.turn_timeout_ms;
-  copts.callbacks.on_turn_start = [](const std::string& speaker, std::size_t) {
+  // llm speakers get their name printed when asked (their text follows when it is ready);
+  // others (a human may be typing, with prompts of its own) get "name: text" when done.
+  std::set<std::string> waiting;
+  copts.callbacks.on_turn_start = [&](const std::string& speaker, std::size_t) {
+    const auto* a = s->find_agent(speaker);
+    if (!a || a->kind != runtime::agent_kind::llm) return;
     fmt::print("{}: ", speaker);
     std::fflush(stdout);
+    waiting.insert(speaker);
   };
   copts.callbacks.on_message = [&](const runtime::conducted_message& m) {
-    if (m.turn == 0) fmt::print("{}: {}\n", m.speaker, m.text);
-    else fmt::print("{}\n", m.text);
+    if (waiting.erase(m.speaker)) fmt::print("{}\n", m.text);
+    else fmt::print("{}: {}\n", m.speaker, m.text);
     std::fflush(stdout);
     if (transcript) transcript->write_message(m);
   };

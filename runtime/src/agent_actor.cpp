@@ -15,7 +15,7 @@ namespace troupe::runtime::detail {
 namespace {
 
 /// Most envelopes handled per wake before yielding to other actors (and to tasks/timeouts).
-constexpr int drain_batch = 32;
+constexpr int drain_batch = 128;
 
 envelope make_envelope(const agent_ctx& st, std::string_view to, std::string content,
                        std::map<std::string, std::string> metadata, message_kind kind) {
@@ -30,18 +30,35 @@ envelope make_envelope(const agent_ctx& st, std::string_view to, std::string con
 
 } // namespace
 
+result<void> agent_ctx::send_direct(envelope message) {
+  auto& owner = cell->owner;
+  auto i = peers.find(message.recipient);
+  if (i != peers.end()) {
+    auto copy = message; // kept in case the cached peer has stopped
+    auto r = owner.route_to(i->second, std::move(copy), self->context());
+    if (r || r.error().code != errc::stopped)
+      return r;
+    peers.erase(i); // stopped: maybe a new agent has the name now
+  }
+  auto target = owner.agents.find(message.recipient);
+  if (!target)
+    return fail(errc::not_found, fmt::format("no agent named '{}'", message.recipient));
+  if (peers.size() >= peer_cache_size)
+    peers.clear();
+  peers.emplace(message.recipient, target);
+  return owner.route_to(target, std::move(message), self->context());
+}
+
 result<void> agent_ctx::send(std::string_view to, std::string content,
                                std::map<std::string, std::string> metadata) {
-  auto r = cell->owner.route(make_envelope(*this, to, std::move(content), std::move(metadata),
-                                           message_kind::message));
-  if (!r)
-    return tl::make_unexpected(r.error());
-  return {};
+  return send_direct(make_envelope(*this, to, std::move(content), std::move(metadata), message_kind::message));
 }
 
 result<void> agent_ctx::send(envelope message) {
   message.sender = cell->spec.name;
-  auto r = cell->owner.route(std::move(message));
+  if (!message.recipient.empty() && message.topic.empty())
+    return send_direct(std::move(message));
+  auto r = cell->owner.route(std::move(message), self->context());
   if (!r)
     return tl::make_unexpected(r.error());
   return {};
@@ -51,7 +68,7 @@ result<std::size_t> agent_ctx::publish(std::string_view topic, std::string conte
                                          std::map<std::string, std::string> metadata) {
   auto e = make_envelope(*this, {}, std::move(content), std::move(metadata), message_kind::message);
   e.topic = std::string{topic};
-  return cell->owner.route(std::move(e));
+  return cell->owner.route(std::move(e), self->context());
 }
 
 void agent_ctx::request(std::string_view to, std::string content, std::int64_t timeout_ms,
@@ -60,7 +77,7 @@ void agent_ctx::request(std::string_view to, std::string content, std::int64_t t
   e.id = cell->owner.make_id();
   auto id = e.id;
   pending.emplace(id, std::move(on_reply));
-  auto r = cell->owner.route(std::move(e));
+  auto r = send_direct(std::move(e));
   if (!r) {
     auto cb = std::move(pending[id]);
     pending.erase(id);
@@ -76,10 +93,7 @@ result<void> agent_ctx::reply(const envelope& request, std::string content,
                          message_kind::reply);
   e.parent_id = request.id;
   e.conversation_id = request.conversation_id;
-  auto r = cell->owner.route(std::move(e));
-  if (!r)
-    return tl::make_unexpected(r.error());
-  return {};
+  return send_direct(std::move(e));
 }
 
 result<void> agent_ctx::reply_error(const envelope& request, std::string message) {
@@ -174,7 +188,7 @@ void agent_ctx::stop_run(std::string reason) { cell->owner.end_run(std::move(rea
 
 void agent_ctx::stop_self() { quit_after = true; }
 
-void agent_ctx::deliver(envelope message) {
+void agent_ctx::deliver(const envelope& message) {
   if (cell->owner.wants_events())
     cell->owner.emit(event_type::delivered, cell->spec.name, {}, message);
   if (message.kind == message_kind::reply) {
@@ -185,7 +199,7 @@ void agent_ctx::deliver(envelope message) {
         cb(fail(errc::agent_failed, fmt::format("agent '{}' failed the request: {}",
                                                 message.sender, err->second)));
       else
-        cb(std::move(message));
+        cb(message);
       return;
     }
   }
@@ -223,19 +237,21 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cell_ptr cell)
     },
     [self](atoms::wake_atom) {
       auto& s = self->state.ctx;
-      envelope e;
-      int n = 0;
-      for (; n < drain_batch; ++n) {
-        if (!s.cell->inbox.pop(e))
-          break;
-        s.deliver(std::move(e));
+      std::shared_ptr<const envelope> e;
+      bool last = false;
+      for (int n = 0; n < drain_batch; ++n) {
+        if (!s.cell->inbox.pop(e, last))
+          return;
+        s.deliver(*e);
+        e.reset();
         if (s.quit_after) {
           self->quit();
           return;
         }
+        if (last) // the inbox is idle again; a later push sends a new wake
+          return;
       }
-      if (n == drain_batch) // more may be waiting; stay scheduled and yield
-        self->send(self, atoms::wake_atom_v);
+      self->send(self, atoms::wake_atom_v); // more waiting: stay scheduled, let others run
     },
     [self](atoms::timeout_atom, const std::string& id) {
       auto& s = self->state.ctx;

@@ -27,6 +27,12 @@ struct agent_ctx : agent_context {
   };
   std::unordered_map<std::string, generation> generations; ///< running generations by id
   bool quit_after = false;
+  /// Recently addressed agents, so repeated sends skip the directory's lock. Bounded: cleared
+  /// when it reaches `peer_cache_size`; an entry whose inbox is closed is looked up again.
+  std::unordered_map<std::string, cell_ptr> peers;
+  static constexpr std::size_t peer_cache_size = 64;
+  /// Delivers a direct message through the peer cache.
+  result<void> send_direct(envelope message);
 
   // agent_context
   const std::string& name() const override { return cell->spec.name; }
@@ -54,7 +60,7 @@ struct agent_ctx : agent_context {
   void stop_self() override;
 
   /// Hands one envelope to a pending callback or the behavior.
-  void deliver(envelope message);
+  void deliver(const envelope& message);
   /// Posts `fn` to run later in this actor.
   void post(std::function<void(agent_ctx&)> fn);
 };

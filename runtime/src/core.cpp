@@ -1,4 +1,5 @@
 // The runtime core: actor system setup, routing, spawning, the supervisor, events.
+#include <charconv>
 #include <random>
 
 #include <caf/actor_system.hpp>
@@ -24,10 +25,15 @@ struct supervisor_state {
   std::unordered_map<std::string, caf::actor_addr> by_name;
 };
 
+void watch(caf::stateful_actor<supervisor_state>* self, const cell_ptr& cell, caf::actor a) {
+  self->monitor(a);
+  auto addr = a.address();
+  self->state.by_name[cell->spec.name] = addr;
+  self->state.by_addr.emplace(std::move(addr), supervisor_state::entry{std::move(a), cell});
+}
+
 void start_incarnation(caf::stateful_actor<supervisor_state>* self, const cell_ptr& cell) {
-  auto a = self->spawn<caf::monitored>(agent_actor, cell);
-  self->state.by_name[cell->spec.name] = a.address();
-  self->state.by_addr.emplace(a.address(), supervisor_state::entry{a, cell});
+  watch(self, cell, self->spawn(agent_actor, cell));
 }
 
 /// Watches every agent actor (monitor) and applies its restart policy when it fails.
@@ -68,7 +74,7 @@ caf::behavior supervisor_actor(caf::stateful_actor<supervisor_state>* self, core
     owner->finish(cell, true);
   });
   return {
-    [self](atoms::spawn_atom, const cell_ref& ref) { start_incarnation(self, ref.cell); },
+    [self](atoms::spawn_atom, const cell_ref& ref, caf::actor& a) { watch(self, ref.cell, std::move(a)); },
     [self](atoms::stop_atom, const std::string& name) {
       auto n = self->state.by_name.find(name);
       if (n == self->state.by_name.end())
@@ -137,7 +143,15 @@ void core::run_scheduler() {
 }
 
 std::string core::make_id() {
-  return fmt::format("{}-{}", id_prefix, next_id.fetch_add(1, std::memory_order_relaxed));
+  char digits[24];
+  auto n = next_id.fetch_add(1, std::memory_order_relaxed);
+  auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+  std::string id;
+  id.reserve(id_prefix.size() + 1 + static_cast<std::size_t>(end - digits));
+  id += id_prefix;
+  id += '-';
+  id.append(digits, end);
+  return id;
 }
 
 void core::emit(runtime_event event) {
@@ -167,8 +181,9 @@ void core::emit(event_type type, const std::string& agent, std::string detail,
   emit(std::move(e));
 }
 
-result<void> core::deliver(const cell_ptr& cell, envelope message) {
-  auto r = cell->inbox.push(std::move(message));
+result<void> core::deliver(const cell_ptr& cell, const std::shared_ptr<const envelope>& message,
+                           caf::execution_unit* unit) {
+  auto r = cell->inbox.push(message);
   switch (r.what) {
     case bounded_inbox::outcome::queued:
       break;
@@ -180,24 +195,35 @@ result<void> core::deliver(const cell_ptr& cell, envelope message) {
                   fmt::format("mailbox of agent '{}' is full ({} messages)", cell->spec.name,
                               cell->spec.mailbox.capacity));
     case bounded_inbox::outcome::dropped_newest:
-      emit(event_type::dropped, cell->spec.name, "mailbox full (drop_newest)", std::move(r.evicted));
+      if (wants_events())
+        emit(event_type::dropped, cell->spec.name, "mailbox full (drop_newest)", *r.evicted);
       break;
     case bounded_inbox::outcome::dropped_oldest:
-      emit(event_type::dropped, cell->spec.name, "mailbox full (drop_oldest)", std::move(r.evicted));
+      if (wants_events())
+        emit(event_type::dropped, cell->spec.name, "mailbox full (drop_oldest)", *r.evicted);
       break;
   }
   if (r.wake)
-    caf::anon_send(r.wake, atoms::wake_atom_v);
+    r.wake->enqueue(nullptr, caf::make_message_id(), caf::make_message(atoms::wake_atom_v), unit);
   return {};
 }
 
-result<std::size_t> core::route(envelope message) {
+void core::stamp(envelope& message) {
   if (message.id.empty())
     message.id = make_id();
   if (message.timestamp_ms == 0)
     message.timestamp_ms = now_ms();
   if (message.conversation_id.empty())
     message.conversation_id = message.parent_id.empty() ? message.id : message.parent_id;
+}
+
+result<void> core::route_to(const cell_ptr& cell, envelope message, caf::execution_unit* unit) {
+  stamp(message);
+  return deliver(cell, std::make_shared<const envelope>(std::move(message)), unit);
+}
+
+result<std::size_t> core::route(envelope message, caf::execution_unit* unit) {
+  stamp(message);
   if (!message.recipient.empty() && !message.topic.empty())
     return fail(errc::invalid_argument,
                 fmt::format("envelope {} has both a recipient and a topic", message.id));
@@ -205,7 +231,7 @@ result<std::size_t> core::route(envelope message) {
     auto cell = agents.find(message.recipient);
     if (!cell)
       return fail(errc::not_found, fmt::format("no agent named '{}'", message.recipient));
-    auto ok = deliver(cell, std::move(message));
+    auto ok = deliver(cell, std::make_shared<const envelope>(std::move(message)), unit);
     if (!ok)
       return tl::make_unexpected(ok.error());
     return 1;
@@ -215,12 +241,11 @@ result<std::size_t> core::route(envelope message) {
   if (auto ok = validate_topic(message.topic); !ok)
     return tl::make_unexpected(ok.error());
   auto targets = agents.matching(message.topic);
+  auto shared = std::make_shared<const envelope>(std::move(message)); // one copy for all
   std::size_t accepted = 0;
-  for (std::size_t i = 0; i < targets.size(); ++i) {
-    bool last = i + 1 == targets.size();
-    if (deliver(targets[i], last ? std::move(message) : message))
+  for (const auto& target : targets)
+    if (deliver(target, shared, unit))
       ++accepted;
-  }
   return accepted;
 }
 
@@ -246,7 +271,10 @@ result<void> core::spawn(agent_spec spec, agent_factory factory, bool internal) 
   if (!internal)
     live_agents.fetch_add(1);
   emit(event_type::spawned, cell->spec.name, cell->spec.kind);
-  caf::anon_send(supervisor, atoms::spawn_atom_v, cell_ref{cell});
+  // Spawned here (not by the supervisor) so that CAF spreads new actors over its workers
+  // instead of queueing them all on the supervisor's worker; the supervisor then monitors.
+  auto a = system->spawn(agent_actor, cell);
+  caf::anon_send(supervisor, atoms::spawn_atom_v, cell_ref{cell}, std::move(a));
   return {};
 }
 

@@ -111,8 +111,15 @@ struct core {
   void emit(event_type type, const std::string& agent, std::string detail,
             std::optional<envelope> message = std::nullopt);
   /// Fills in id/timestamp/conversation and delivers to a recipient's or topic's mailboxes.
-  result<std::size_t> route(envelope message);
-  result<void> deliver(const cell_ptr& cell, envelope message);
+  /// `unit` is the sending actor's execution unit (null from the host): a wake sent from a
+  /// worker stays on that worker's queue, as CAF does for actor-to-actor sends.
+  result<std::size_t> route(envelope message, caf::execution_unit* unit = nullptr);
+  /// Like `route` for a direct message whose recipient's cell the caller already holds.
+  result<void> route_to(const cell_ptr& cell, envelope message, caf::execution_unit* unit);
+  /// Sets id, timestamp and conversation id where missing.
+  void stamp(envelope& message);
+  result<void> deliver(const cell_ptr& cell, const std::shared_ptr<const envelope>& message,
+                       caf::execution_unit* unit);
   result<void> spawn(agent_spec spec, agent_factory factory, bool internal);
   void finish(const cell_ptr& cell, bool count_stop);
   void end_run(result<std::string> outcome_value);

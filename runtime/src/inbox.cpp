@@ -12,8 +12,8 @@ bounded_inbox::bounded_inbox(mailbox_options options) : options_(options) {
 }
 
 void bounded_inbox::grow() {
-  std::size_t cap = std::min(options_.capacity, std::max<std::size_t>(4, ring_.size() * 2));
-  std::vector<envelope> next;
+  std::size_t cap = std::min(options_.capacity, std::max<std::size_t>(1, ring_.size() * 2));
+  std::vector<std::shared_ptr<const envelope>> next;
   next.reserve(cap);
   for (std::size_t i = 0; i < size_; ++i)
     next.push_back(std::move(ring_[(head_ + i) % ring_.size()]));
@@ -22,7 +22,7 @@ void bounded_inbox::grow() {
   head_ = 0;
 }
 
-bounded_inbox::push_result bounded_inbox::push(envelope message) {
+bounded_inbox::push_result bounded_inbox::push(std::shared_ptr<const envelope> message) {
   push_result r;
   std::lock_guard<std::mutex> guard{mutex_};
   if (closed_) {
@@ -62,20 +62,23 @@ bounded_inbox::push_result bounded_inbox::push(envelope message) {
   return r;
 }
 
-bool bounded_inbox::pop(envelope& out) {
+bool bounded_inbox::pop(std::shared_ptr<const envelope>& out, bool& last) {
   std::lock_guard<std::mutex> guard{mutex_};
+  last = size_ <= 1;
   if (size_ == 0) {
     scheduled_ = false;
-    if (ring_.size() > 64) // give back a flood's buffer once drained
-      std::vector<envelope>{}.swap(ring_);
-    head_ = 0;
     return false;
   }
   out = std::move(ring_[head_]);
-  ring_[head_] = envelope{};
   head_ = (head_ + 1) % ring_.size();
   --size_;
   ++stats_.processed;
+  if (size_ == 0) {
+    scheduled_ = false;
+    head_ = 0;
+    if (ring_.size() > 1) // an idle agent keeps at most one slot
+      std::vector<std::shared_ptr<const envelope>>{}.swap(ring_);
+  }
   return true;
 }
 
@@ -93,7 +96,7 @@ void bounded_inbox::detach() {
 }
 
 void bounded_inbox::close() {
-  std::vector<envelope> discard;
+  std::vector<std::shared_ptr<const envelope>> discard;
   std::lock_guard<std::mutex> guard{mutex_};
   closed_ = true;
   target_ = caf::actor{};

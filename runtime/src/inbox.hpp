@@ -11,7 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
-#include <optional>
+#include <memory>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -31,15 +31,16 @@ public:
   struct push_result {
     outcome what = outcome::queued;
     caf::actor wake;
-    std::optional<envelope> evicted;
+    std::shared_ptr<const envelope> evicted;
   };
 
   explicit bounded_inbox(mailbox_options options);
 
   /// Enqueues (any thread).
-  push_result push(envelope message);
-  /// Dequeues (the owning actor only). False when empty; the inbox is then idle again.
-  bool pop(envelope& out);
+  push_result push(std::shared_ptr<const envelope> message);
+  /// Dequeues (the owning actor only). False when empty. When it takes the last envelope,
+  /// `last` is set and the inbox is idle again (the next push sends a new wake).
+  bool pop(std::shared_ptr<const envelope>& out, bool& last);
   /// Makes `target` the consumer; returns it when mail is waiting (send it a wake).
   caf::actor attach(caf::actor target);
   /// Forgets the consumer (it died); mail stays queued for the next incarnation.
@@ -54,7 +55,9 @@ public:
 private:
   void grow();
   mutable std::mutex mutex_;
-  std::vector<envelope> ring_; ///< grows lazily up to capacity (idle agents hold none)
+  /// Grows lazily (1, 2, 4, ...) up to capacity; given back when drained. Envelopes are shared
+  /// and immutable, so a topic fan-out queues one pointer per subscriber, not a copy.
+  std::vector<std::shared_ptr<const envelope>> ring_;
   std::size_t head_ = 0;
   std::size_t size_ = 0;
   mailbox_options options_;

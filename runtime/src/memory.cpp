@@ -36,11 +36,13 @@ void conversation_memory::add(chat_message message) {
 }
 
 void conversation_memory::evict() {
-  while (tokens_ > budget_ && entries_.size() > 1) {
-    tokens_ -= entries_.front().tokens;
-    entries_.pop_front();
-    ++evicted_;
+  std::size_t drop = 0;
+  while (tokens_ > budget_ && entries_.size() - drop > 1) {
+    tokens_ -= entries_[drop].tokens;
+    ++drop;
   }
+  entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(drop));
+  evicted_ += drop;
 }
 
 std::vector<chat_message> conversation_memory::messages() const {

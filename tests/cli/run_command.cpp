@@ -28,17 +28,22 @@ std::string slurp(const std::filesystem::path& p) {
 }
 
 std::string fmt_cmd(const std::string& env, const char* bin, const std::string& args,
-                    const troupe::test::temp_dir& dir) {
-  return fmt::format("{} '{}' {} </dev/null >'{}' 2>'{}'", env, bin, args, (dir / "out").string(),
+                    const troupe::test::temp_dir& dir, const std::string& input) {
+  std::string in = "/dev/null";
+  if (!input.empty()) {
+    std::ofstream(dir / "in") << input;
+    in = (dir / "in").string();
+  }
+  return fmt::format("{} '{}' {} <'{}' >'{}' 2>'{}'", env, bin, args, in, (dir / "out").string(),
                      (dir / "err").string());
 }
 
-/// Runs `troupe ARGS` with stdin closed; captures stdout and stderr.
-outcome run_troupe(const std::string& args, const std::string& env = {}) {
+/// Runs `troupe ARGS` with `input` (or nothing) on stdin; captures stdout and stderr.
+outcome run_troupe(const std::string& args, const std::string& env = {}, const std::string& input = {}) {
   troupe::test::temp_dir dir("troupe-cli");
   const char* bin = std::getenv("TROUPE_BIN");
   REQUIRE(bin != nullptr);
-  const auto cmd = fmt_cmd(env, bin, args, dir);
+  const auto cmd = fmt_cmd(env, bin, args, dir, input);
   const int status = std::system(cmd.c_str());
   outcome o;
   o.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -231,4 +236,18 @@ TEST_CASE("run: llm agents without a model file or engine exit 4 with a clear me
   CHECK(p.rc == 4);
   CHECK(p.err.find("does not exist") == std::string::npos);
   CHECK(p.err.find("no model engine is available") != std::string::npos);
+}
+
+TEST_CASE("run: a human without a script answers on stdin and sees the others") {
+  const auto o = run_troupe("run " + good("interactive.yaml"), {}, "Hi bot.\nBye bot.\n");
+  INFO(o.out << o.err);
+  CHECK(o.rc == 0);
+  CHECK(o.out.find("[me <- bot] Hello, me.") != std::string::npos);  // shown to the human
+  CHECK(o.out.find("[me] me, your turn.") != std::string::npos);      // the prompt
+  CHECK(o.out.find("me: Hi bot.\n") != std::string::npos);
+  CHECK(o.out.find("== ended: max_turns reached (4) ==") != std::string::npos);
+  // End of input before the run ends is a failure of that agent.
+  const auto p = run_troupe("run " + good("interactive.yaml"), {}, "only one line\n");
+  CHECK(p.rc == 1);
+  CHECK(p.err.find("end of input while waiting for human agent 'me'") != std::string::npos);
 }

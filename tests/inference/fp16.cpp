@@ -140,7 +140,7 @@ TEST_CASE("row conversions equal the scalar ones") {
 
 TEST_CASE("row conversions equal the scalar ones on every SIMD path") {
   for (const char* simd : {"scalar", "avx2"}) {
-    INFO("TROUPE_SIMD=" << simd);
+    INFO("TROUPE_SIMD=" << std::string(simd));
     std::string out;
     CHECK_MESSAGE(troupe::test::rerun_with_simd(simd, "row conversions equal the scalar ones", out), out);
   }

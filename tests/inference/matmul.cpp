@@ -125,7 +125,7 @@ TEST_CASE("matmul honours the row stride of the weight view") {
 
 TEST_CASE("matmul matches the reference on every SIMD path") {
   for (const char* simd : {"scalar", "avx2"}) {
-    INFO("TROUPE_SIMD=" << simd);
+    INFO("TROUPE_SIMD=" << std::string(simd));
     std::string out;
     CHECK_MESSAGE(troupe::test::rerun_with_simd(simd, "matmul matches the reference for every type and odd shapes", out), out);
   }

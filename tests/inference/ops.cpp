@@ -122,9 +122,62 @@ TEST_CASE("f16 dot and axpy match the reference") {
   }
 }
 
+TEST_CASE("SIMD softmax silu and swiglu stay within a few ulp of std exp") {
+  MESSAGE("SIMD: " << host_cpu_features().describe());
+  std::vector<float> x;
+  for (float v = -120.0f; v <= 120.0f; v += 0.0137f) x.push_back(v);
+  for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 88.7f, 88.8f, -87.3f, -87.4f, -103.0f, 1e10f, -1e10f}) x.push_back(v);
+  const std::size_t n = x.size();
+  auto close = [](float got, float want) {
+    if (std::isinf(want)) return got == want;
+    return std::fabs(got - want) <= 4e-7f * std::fabs(want) + 1e-37f;
+  };
+  std::vector<float> up(n), got(n), want(n);
+  for (std::size_t i = 0; i < n; ++i) up[i] = 0.5f + static_cast<float>(i % 5);
+  silu(got.data(), x.data(), n);
+  reference::silu(want.data(), x.data(), n);
+  for (std::size_t i = 0; i < n; ++i) {
+    INFO("silu x = " << x[i] << " got " << got[i] << " want " << want[i]);
+    REQUIRE(close(got[i], want[i]));
+  }
+  swiglu(got.data(), x.data(), up.data(), n);
+  reference::swiglu(want.data(), x.data(), up.data(), n);
+  for (std::size_t i = 0; i < n; ++i) {
+    INFO("swiglu x = " << x[i]);
+    REQUIRE(close(got[i], want[i]));
+  }
+  // Softmax rows of attention scores, odd lengths, with masked (-inf) entries.
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist(0.0f, 4.0f);
+  for (std::size_t len : {1u, 3u, 17u, 100u, 1001u}) {
+    std::vector<float> a(len), b(len);
+    for (std::size_t i = 0; i < len; ++i) a[i] = b[i] = (i % 7 == 6) ? -INFINITY : dist(rng);
+    softmax(a.data(), len);
+    reference::softmax(b.data(), len);
+    double total = 0;
+    for (std::size_t i = 0; i < len; ++i) {
+      INFO("softmax len " << len << " i " << i);
+      REQUIRE(std::fabs(a[i] - b[i]) <= 1e-6f * b[i] + 1e-30f);
+      total += a[i];
+    }
+    CHECK(total == doctest::Approx(1.0).epsilon(1e-5));
+  }
+  float nan_in[2] = {NAN, 1.0f}, nan_out[2];
+  silu(nan_out, nan_in, 2);
+  CHECK(std::isnan(nan_out[0]));
+}
+
+TEST_CASE("SIMD softmax silu and swiglu on every SIMD path") {
+  for (const char* simd : {"scalar", "avx2"}) {
+    INFO("TROUPE_SIMD=" << std::string(simd));
+    std::string out;
+    CHECK_MESSAGE(troupe::test::rerun_with_simd(simd, "SIMD softmax silu and swiglu stay within*", out), out);
+  }
+}
+
 TEST_CASE("f16 dot and axpy match the reference on every SIMD path") {
   for (const char* simd : {"scalar", "avx2"}) {
-    INFO("TROUPE_SIMD=" << simd);
+    INFO("TROUPE_SIMD=" << std::string(simd));
     std::string out;
     CHECK_MESSAGE(troupe::test::rerun_with_simd(simd, "f16 dot and axpy match the reference", out), out);
   }

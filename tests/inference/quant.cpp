@@ -206,7 +206,7 @@ TEST_CASE("fast dequantization equals the reference") {
 
 TEST_CASE("fast dequantization equals the reference on every SIMD path") {
   for (const char* simd : {"scalar", "avx2"}) {
-    INFO("TROUPE_SIMD=" << simd);
+    INFO("TROUPE_SIMD=" << std::string(simd));
     std::string out;
     CHECK_MESSAGE(troupe::test::rerun_with_simd(simd, "fast dequantization equals the reference", out), out);
   }

@@ -8,6 +8,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <array>
+
 #include "cpu/isa.hpp"
 #include "troupe/inference/fp16.hpp"
 #include "troupe/inference/quant.hpp"
@@ -180,7 +182,22 @@ struct unpack_q4_0 {
   }
 };
 
-__m512 pair_ps(float lo, float hi) { return _mm512_insertf32x8(_mm512_set1_ps(lo), _mm256_set1_ps(hi), 1); }
+
+// The f16 scales of blocks b and b+1 as 16 floats (8 + 8): one masked load of the two
+// scale words (the mask keeps it inside the row), a word permute and one conversion.
+template <class Block>
+__m512 pair_scales(const Block* b) {
+  constexpr int second = sizeof(Block) / 2;  // word index of the next block's scale
+  static_assert(sizeof(Block) % 2 == 0 && second < 32);
+  static constexpr auto index = [] {
+    std::array<std::uint16_t, 32> t{};  // words 0-7 <- scale 0, words 8-15 <- scale 1
+    for (int i = 8; i < 16; ++i) t[i] = second;
+    return t;
+  }();
+  const __m512i words = _mm512_maskz_loadu_epi16((1u << 0) | (1u << second), b);
+  const __m512i spread = _mm512_permutexvar_epi16(_mm512_loadu_si512(index.data()), words);
+  return _mm512_cvtph_ps(_mm512_castsi512_si256(spread));
+}
 
 // R rows x T tokens over all blocks: pairs of blocks in zmm registers, an odd last block in
 // ymm. Per (row, token) and block pair: one vpdpbusd, one convert, one multiply, one FMA.
@@ -203,7 +220,7 @@ void micro_int(const tile_args& a, std::size_t r0, std::size_t t0, const act_q8&
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       u[r] = U::u2(w[r][b], w[r][b + 1]);
-      dw[r] = pair_ps(_cvtsh_ss(w[r][b].d), _cvtsh_ss(w[r][b + 1].d));
+      dw[r] = pair_scales(&w[r][b]);
     }
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {

@@ -196,6 +196,10 @@ void rows_of(int t_left, const tile_args& a, std::size_t r, std::size_t t, const
 
 template <template <int, int> class K>
 void tile(const tile_args& a, const act_q8& x) {
+  if (a.n_tok == 1) {  // decode: one row at a time keeps the weights streaming in order
+    for (std::size_t r = 0; r < a.n_rows; ++r) K<1, 1>::run(a, r, 0, x);
+    return;
+  }
   for (std::size_t r = 0; r < a.n_rows; r += 4) {
     const std::size_t r_left = std::min<std::size_t>(4, a.n_rows - r);
     for (std::size_t t = 0; t < a.n_tok; t += 4) {

@@ -14,14 +14,18 @@ namespace {
 struct op_set {
   float (*dot_f16)(const std::uint16_t*, const float*, std::size_t);
   void (*axpy_f16)(float*, float, const std::uint16_t*, std::size_t);
+  void (*softmax)(float*, std::size_t);
+  void (*silu)(float*, const float*, std::size_t);
+  void (*swiglu)(float*, const float*, const float*, std::size_t);
 };
 
 const op_set& ops() {
   static const op_set set = [] {
     const auto& cpu = host_cpu_features();
-    if (cpu.avx512) return op_set{avx512::dot_f16, avx512::axpy_f16};
-    if (cpu.avx2) return op_set{avx2::dot_f16, avx2::axpy_f16};
-    return op_set{reference::dot_f16, reference::axpy_f16};
+    if (cpu.avx512)
+      return op_set{avx512::dot_f16, avx512::axpy_f16, avx512::softmax, avx512::silu, avx512::swiglu};
+    if (cpu.avx2) return op_set{avx2::dot_f16, avx2::axpy_f16, avx2::softmax, avx2::silu, avx2::swiglu};
+    return op_set{reference::dot_f16, reference::axpy_f16, reference::softmax, reference::silu, reference::swiglu};
   }();
   return set;
 }
@@ -34,6 +38,26 @@ void rmsnorm(float* out, const float* x, const float* weight, std::size_t n, flo
   const auto scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
   for (std::size_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
+
+void softmax(float* x, std::size_t n) { ops().softmax(x, n); }
+
+void silu(float* out, const float* x, std::size_t n) { ops().silu(out, x, n); }
+
+void swiglu(float* out, const float* gate, const float* up, std::size_t n) { ops().swiglu(out, gate, up, n); }
+
+void add(float* out, const float* a, const float* b, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+
+void rope(float* x, std::size_t n_heads, std::size_t head_dim, std::size_t pos, float theta, rope_style style) {
+  reference::rope(x, n_heads, head_dim, pos, theta, style);
+}
+
+float dot_f16(const std::uint16_t* a, const float* b, std::size_t n) { return ops().dot_f16(a, b, n); }
+
+void axpy_f16(float* y, float alpha, const std::uint16_t* x, std::size_t n) { ops().axpy_f16(y, alpha, x, n); }
+
+namespace reference {
 
 void softmax(float* x, std::size_t n) {
   float max = x[0];
@@ -54,20 +78,6 @@ void silu(float* out, const float* x, std::size_t n) {
 void swiglu(float* out, const float* gate, const float* up, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
-
-void add(float* out, const float* a, const float* b, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
-}
-
-void rope(float* x, std::size_t n_heads, std::size_t head_dim, std::size_t pos, float theta, rope_style style) {
-  reference::rope(x, n_heads, head_dim, pos, theta, style);
-}
-
-float dot_f16(const std::uint16_t* a, const float* b, std::size_t n) { return ops().dot_f16(a, b, n); }
-
-void axpy_f16(float* y, float alpha, const std::uint16_t* x, std::size_t n) { ops().axpy_f16(y, alpha, x, n); }
-
-namespace reference {
 
 float dot_f16(const std::uint16_t* a, const float* b, std::size_t n) {
   float acc = 0.0f;

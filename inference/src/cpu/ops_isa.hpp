@@ -1,4 +1,5 @@
-// Private: SIMD versions of the F16 helpers in ops.hpp (ops_avx2.cpp / ops_avx512.cpp).
+// Private: SIMD versions of the ops in ops.hpp (ops_avx2.cpp / ops_avx512.cpp). They use
+// a vectorised expf (Cody-Waite reduction + cephes polynomial, about 1 ulp).
 #pragma once
 
 #include <cstddef>
@@ -8,9 +9,15 @@ namespace troupe::inference {
 namespace avx2 {
 float dot_f16(const std::uint16_t* a, const float* b, std::size_t n);
 void axpy_f16(float* y, float alpha, const std::uint16_t* x, std::size_t n);
+void softmax(float* x, std::size_t n);
+void silu(float* out, const float* x, std::size_t n);
+void swiglu(float* out, const float* gate, const float* up, std::size_t n);
 } // namespace avx2
 namespace avx512 {
 float dot_f16(const std::uint16_t* a, const float* b, std::size_t n);
 void axpy_f16(float* y, float alpha, const std::uint16_t* x, std::size_t n);
+void softmax(float* x, std::size_t n);
+void silu(float* out, const float* x, std::size_t n);
+void swiglu(float* out, const float* gate, const float* up, std::size_t n);
 } // namespace avx512
 } // namespace troupe::inference

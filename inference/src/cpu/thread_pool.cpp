@@ -2,6 +2,9 @@
 
 #include <immintrin.h>
 
+#include <cassert>
+#include <limits>
+
 namespace troupe::inference {
 
 namespace {
@@ -9,6 +12,19 @@ namespace {
 // enough to bridge the gap between consecutive kernels of one decode step (tens of
 // microseconds), short enough not to burn a shared core when idle.
 constexpr int spin_iterations = 1 << 14;
+
+template <class T, class Pred>
+void spin_then_wait(const std::atomic<T>& a, Pred done) {
+  T v = a.load(std::memory_order_acquire);
+  for (int i = 0; !done(v) && i < spin_iterations; ++i) {
+    _mm_pause();
+    v = a.load(std::memory_order_acquire);
+  }
+  while (!done(v)) {
+    a.wait(v, std::memory_order_acquire);
+    v = a.load(std::memory_order_acquire);
+  }
+}
 } // namespace
 
 thread_pool::thread_pool(std::size_t n_threads) {
@@ -24,30 +40,30 @@ thread_pool::~thread_pool() {
   for (auto& w : workers_) w.join();
 }
 
-void thread_pool::run_tasks(std::size_t thread) {
+void thread_pool::run_tasks(std::uint32_t generation, std::size_t thread) {
   for (;;) {
-    const std::size_t task = next_task_.fetch_add(1, std::memory_order_relaxed);
-    if (task >= n_tasks_) return;
-    (*fn_)(task, thread);
+    std::uint64_t v = work_.load(std::memory_order_acquire);
+    std::size_t task = 0;
+    for (;;) {
+      if (static_cast<std::uint32_t>(v >> 32) != generation) return;  // a later call began
+      task = static_cast<std::uint32_t>(v);
+      if (task >= n_tasks_.load(std::memory_order_relaxed)) return;
+      if (work_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) break;
+    }
+    // The claimed task belongs to the running call, which cannot return before it finishes,
+    // so fn_ is that call's function.
+    (*fn_.load(std::memory_order_relaxed))(task, thread);
+    if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) remaining_.notify_one();
   }
 }
 
 void thread_pool::worker_loop(std::size_t index) {
   std::uint32_t seen = 0;
   for (;;) {
-    std::uint32_t gen = generation_.load(std::memory_order_acquire);
-    for (int i = 0; gen == seen && i < spin_iterations; ++i) {
-      _mm_pause();
-      gen = generation_.load(std::memory_order_acquire);
-    }
-    while (gen == seen) {
-      generation_.wait(seen, std::memory_order_acquire);
-      gen = generation_.load(std::memory_order_acquire);
-    }
-    seen = gen;
+    spin_then_wait(generation_, [seen](std::uint32_t g) { return g != seen; });
+    seen = generation_.load(std::memory_order_acquire);
     if (stop_.load(std::memory_order_acquire)) return;
-    run_tasks(index);
-    if (finished_.fetch_add(1, std::memory_order_acq_rel) + 1 == workers_.size()) finished_.notify_one();
+    run_tasks(seen, index);
   }
 }
 
@@ -57,25 +73,17 @@ void thread_pool::parallel_for(std::size_t n_tasks, const task_fn& fn) {
     for (std::size_t t = 0; t < n_tasks; ++t) fn(t, 0);
     return;
   }
+  assert(n_tasks < std::numeric_limits<std::uint32_t>::max());
   std::lock_guard lock{call_mutex_};
-  fn_ = &fn;
-  n_tasks_ = n_tasks;
-  next_task_.store(0, std::memory_order_relaxed);
-  finished_.store(0, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);
+  const std::uint32_t gen = ++last_generation_;
+  fn_.store(&fn, std::memory_order_relaxed);
+  n_tasks_.store(n_tasks, std::memory_order_relaxed);
+  remaining_.store(static_cast<std::uint32_t>(n_tasks), std::memory_order_relaxed);
+  work_.store(static_cast<std::uint64_t>(gen) << 32, std::memory_order_release);
+  generation_.store(gen, std::memory_order_release);
   generation_.notify_all();
-  run_tasks(0);
-  const auto n_workers = static_cast<std::uint32_t>(workers_.size());
-  std::uint32_t done = finished_.load(std::memory_order_acquire);
-  for (int i = 0; done != n_workers && i < spin_iterations; ++i) {
-    _mm_pause();
-    done = finished_.load(std::memory_order_acquire);
-  }
-  while (done != n_workers) {
-    finished_.wait(done, std::memory_order_acquire);
-    done = finished_.load(std::memory_order_acquire);
-  }
-  fn_ = nullptr;
+  run_tasks(gen, 0);
+  spin_then_wait(remaining_, [](std::uint32_t r) { return r == 0; });
 }
 
 } // namespace troupe::inference

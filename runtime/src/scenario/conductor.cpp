@@ -174,6 +174,7 @@ private:
       m.tokens_exact = true;
     } else {
       m.tokens = static_cast<std::int64_t>(approximate_token_count(m.text));
+      summary_.tokens_approximate = true;
     }
     turn_event ev{speaker, m.text, {}, topic};
     if (auto h = reply->metadata.find("handoff"); h != reply->metadata.end()) ev.handoff = h->second;

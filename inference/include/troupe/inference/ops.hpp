@@ -1,6 +1,7 @@
 // The element-wise and per-row operations of a Llama-family forward pass. Each works on
-// plain float arrays; shapes are in the comments. rope and the f16 helpers take a SIMD path
-// when the CPU has one (see cpu_features.hpp); the rest are plain loops (not a bottleneck).
+// plain float arrays; shapes are in the comments. softmax, silu, swiglu and the f16 helpers
+// take a SIMD path when the CPU has one (a vectorised exp within ~2 ulp of std::exp); the
+// rest are plain loops the compiler vectorises (not a bottleneck).
 #pragma once
 
 #include <cstddef>
@@ -40,7 +41,10 @@ void rope(float* x, std::size_t n_heads, std::size_t head_dim, std::size_t pos, 
 void axpy_f16(float* y, float alpha, const std::uint16_t* x, std::size_t n);
 
 namespace reference {
-/// Plain scalar versions, kept as the test oracle of the SIMD ones.
+/// Plain scalar versions (std::exp), kept as the test oracle of the SIMD ones.
+void softmax(float* x, std::size_t n);
+void silu(float* out, const float* x, std::size_t n);
+void swiglu(float* out, const float* gate, const float* up, std::size_t n);
 float dot_f16(const std::uint16_t* a, const float* b, std::size_t n);
 void axpy_f16(float* y, float alpha, const std::uint16_t* x, std::size_t n);
 void rope(float* x, std::size_t n_heads, std::size_t head_dim, std::size_t pos, float theta, rope_style style);

@@ -40,16 +40,20 @@ class thread_pool {
 
  private:
   void worker_loop(std::size_t index);
-  void run_tasks(std::size_t thread);
+  void run_tasks(std::uint32_t generation, std::size_t thread);
 
   std::vector<std::thread> workers_;
-  std::mutex call_mutex_;                    // serialises parallel_for callers
-  std::atomic<std::uint32_t> generation_{0};  // bumped once per parallel_for
-  std::atomic<std::size_t> next_task_{0};
-  std::atomic<std::uint32_t> finished_{0};    // workers done with the current generation
+  std::mutex call_mutex_;                      // serialises parallel_for callers
+  std::uint32_t last_generation_ = 0;          // guarded by call_mutex_
+  std::atomic<std::uint32_t> generation_{0};   // bumped once per parallel_for; workers wait on it
+  // (generation << 32) | next task index. Claiming a task is a CAS on this word, so a worker
+  // that wakes late can never take a task of a later call; the caller only waits for the
+  // tasks, not for every worker to check in.
+  std::atomic<std::uint64_t> work_{0};
+  std::atomic<std::uint32_t> remaining_{0};    // tasks of the current call not yet finished
+  std::atomic<std::size_t> n_tasks_{0};
+  std::atomic<const task_fn*> fn_{nullptr};
   std::atomic<bool> stop_{false};
-  const task_fn* fn_ = nullptr;              // valid while a generation runs
-  std::size_t n_tasks_ = 0;
 };
 
 } // namespace troupe::inference

@@ -43,6 +43,7 @@ struct run_summary {
   std::size_t turns = 0;                       ///< messages said (opening not counted)
   std::int64_t tokens = 0;                     ///< tokens in them
   double wall_s = 0;                           ///< duration of the conversation
+  bool tokens_approximate = false;             ///< some counts are approximate (not from an engine)
   std::map<std::string, agent_totals> agents;  ///< by speaker
 };
 

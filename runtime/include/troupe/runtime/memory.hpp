@@ -2,7 +2,6 @@
 #pragma once
 
 #include <cstddef>
-#include <deque>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -55,7 +54,7 @@ private:
   };
   std::size_t count(std::string_view text) const;
   void evict();
-  std::deque<entry> entries_;
+  std::vector<entry> entries_; ///< a vector: an idle agent's empty history allocates nothing
   std::size_t budget_;
   std::size_t tokens_ = 0;
   std::size_t evicted_ = 0;
