@@ -1,5 +1,5 @@
 // Messaging benchmark: troupe agents vs raw CAF actors measured in the same run.
-//   bench_messaging [--json] [--round-trips N] [--burst N] [--fanout-msgs N] [--idle N]
+//   bench_messaging [--json] [--round-trips N] [--burst N] [--fanout-msgs N] [--idle N] [--reps N]
 // Rows: ping-pong round trips (msgs/s, p50/p99 round-trip latency), a one-way burst
 // (msgs/s), topic fan-out 1->100 (deliveries/s), and memory per idle agent (RSS delta).
 #include <troupe/troupe.hpp>
@@ -271,7 +271,7 @@ double caf_idle_bytes(long n) {
 
 int main(int argc, char** argv) {
   bool json = false;
-  long round_trips = 200'000, burst = 500'000, fan_msgs = 5'000, idle = 100'000;
+  long round_trips = 200'000, burst = 500'000, fan_msgs = 5'000, idle = 100'000, reps = 3;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() { return i + 1 < argc ? std::atol(argv[++i]) : 0L; };
@@ -280,24 +280,39 @@ int main(int argc, char** argv) {
     else if (a == "--burst") burst = next();
     else if (a == "--fanout-msgs") fan_msgs = next();
     else if (a == "--idle") idle = next();
+    else if (a == "--reps") reps = std::max(1L, next());
     else {
       fmt::print(stderr, "usage: bench_messaging [--json] [--round-trips N] [--burst N] "
-                         "[--fanout-msgs N] [--idle N]\n");
+                         "[--fanout-msgs N] [--idle N] [--reps N]\n");
       return 2;
     }
   }
+  // Each side runs `reps` times, alternating, and keeps its best run: on a shared, noisy
+  // machine the best run is the least disturbed one.
   std::vector<row> rows;
-  row pp{"ping-pong (direct)", 0, 0, 0, 0, 0, 0, "msgs/s"};
-  caf_ping_pong(round_trips, pp.caf_rate, pp.caf_p50_us, pp.caf_p99_us);
-  troupe_ping_pong(round_trips, pp.troupe_rate, pp.troupe_p50_us, pp.troupe_p99_us);
-  rows.push_back(pp);
+  row pp{"ping-pong (direct)", 0, 0, 1e300, 0, 1e300, 0, "msgs/s"};
   row b{"burst 1->1 (direct)", 0, 0, 0, 0, 0, 0, "msgs/s"};
-  caf_burst(burst, b.caf_rate);
-  troupe_burst(burst, b.troupe_rate);
-  rows.push_back(b);
   row f{"fan-out 1->100 (topic)", 0, 0, 0, 0, 0, 0, "deliveries/s"};
-  caf_fanout(fan_msgs, 100, f.caf_rate);
-  troupe_fanout(fan_msgs, 100, f.troupe_rate);
+  auto best = [](double& keep, double v, bool higher) { keep = higher ? std::max(keep, v) : std::min(keep, v); };
+  for (int rep = 0; rep < reps; ++rep) {
+    double rate = 0, p50 = 0, p99 = 0;
+    caf_ping_pong(round_trips, rate, p50, p99);
+    best(pp.caf_rate, rate, true);
+    if (p50 < pp.caf_p50_us) { pp.caf_p50_us = p50; pp.caf_p99_us = p99; }
+    troupe_ping_pong(round_trips, rate, p50, p99);
+    best(pp.troupe_rate, rate, true);
+    if (p50 < pp.troupe_p50_us) { pp.troupe_p50_us = p50; pp.troupe_p99_us = p99; }
+    caf_burst(burst, rate);
+    best(b.caf_rate, rate, true);
+    troupe_burst(burst, rate);
+    best(b.troupe_rate, rate, true);
+    caf_fanout(fan_msgs, 100, rate);
+    best(f.caf_rate, rate, true);
+    troupe_fanout(fan_msgs, 100, rate);
+    best(f.troupe_rate, rate, true);
+  }
+  rows.push_back(pp);
+  rows.push_back(b);
   rows.push_back(f);
   double caf_idle = caf_idle_bytes(idle);
   double troupe_idle = 0, troupe_idle_used = 0;
@@ -328,6 +343,6 @@ int main(int argc, char** argv) {
   }
   fmt::print("memory per idle agent ({} agents, RSS delta): troupe {:.0f} B fresh, {:.0f} B after one "
              "message; raw CAF actor {:.0f} B\n", idle, troupe_idle, troupe_idle_used, caf_idle);
-  fmt::print("latency = round trip (ping -> pong -> ping); ratio = troupe / raw CAF, same run\n");
+  fmt::print("latency = round trip (ping -> pong -> ping); ratio = troupe / raw CAF, same run, best of {}\n", reps);
   return 0;
 }

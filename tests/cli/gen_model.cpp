@@ -13,8 +13,8 @@ TEST_CASE("gen-model writes the requested model") {
   troupe::test::temp_dir dir;
   const auto out = dir / "m.gguf";
   auto r = run_command(troupe::test::troupe_bin() + " gen-model --out " + out.string() +
-                       " --arch qwen2 --type f16 --n-embd 64 --n-head 4 --n-head-kv 1"
-                       " --n-layer 3 --n-ff 128 --n-vocab 300 --tied --seed 7");
+                       " --arch qwen2 --n-embd 64 --n-head 4 --n-head-kv 1"
+                       " --n-layer 3 --n-ff 128 --n-vocab 300 --tied --seed 7 --type q8_0");
   REQUIRE_MESSAGE(r.status == 0, r.output);
   CHECK(r.output.find("wrote ") != std::string::npos);
   auto f = gguf_file::open(out);
@@ -25,7 +25,7 @@ TEST_CASE("gen-model writes the requested model") {
   CHECK(*f->get_u32("qwen2.attention.head_count_kv") == 1);
   CHECK(f->find_tensor("output.weight") == nullptr);
   CHECK(f->find_tensor("blk.2.attn_v.bias") != nullptr);
-  CHECK(f->find_tensor("blk.0.ffn_up.weight")->type == tensor_type::f16);
+  CHECK(f->find_tensor("blk.0.ffn_up.weight")->type == tensor_type::q8_0);
   CHECK(f->get_string_array("tokenizer.ggml.tokens")->size() == 300);
 }
 
@@ -40,6 +40,9 @@ TEST_CASE("gen-model rejects bad options with exit codes") {
   auto type = run_command(bin + " --type q9_9");
   CHECK(type.status == 2);
   CHECK(type.output.find("unknown tensor type 'q9_9'") != std::string::npos);
+  auto unsupported = run_command(bin + " --type q5_k");
+  CHECK(unsupported.status == 4);
+  CHECK(unsupported.output.find("weight type Q5_K not supported") != std::string::npos);
   auto heads = run_command(bin + " --n-head 3");
   CHECK(heads.status == 2);
   CHECK(heads.output.find("not a multiple of n_head 3") != std::string::npos);

@@ -11,6 +11,7 @@
 
 #include <troupe/inference/gguf.hpp>
 #include <troupe/inference/model_gen.hpp>
+#include <troupe/inference/quant.hpp>
 
 #include "support/temp_dir.hpp"
 
@@ -54,7 +55,13 @@ std::vector<float> values_of(const gguf_tensor& t) {
       case tensor_type::f32: std::memcpy(&out[i], t.data + 4 * i, 4); break;
       case tensor_type::f16: std::memcpy(&h, t.data + 2 * i, 2); out[i] = f16_to_f32(h); break;
       case tensor_type::bf16: std::memcpy(&h, t.data + 2 * i, 2); out[i] = bf16_to_f32(h); break;
-      default: FAIL("unexpected type");
+      default: {  // quantized: the kernels' dequantizer, row by row
+        const std::size_t row = t.shape[0];
+        const std::size_t row_size = t.bytes / (out.size() / row);
+        for (std::size_t r = 0; r < out.size() / row; ++r)
+          dequantize_row(t.type, t.data + r * row_size, out.data() + r * row, row);
+        return out;
+      }
     }
   }
   return out;
@@ -255,6 +262,62 @@ TEST_CASE("weights: N(0, std) matrices, norms near 1; f16 and bf16 round the sam
   }
 }
 
+TEST_CASE("quantized models: the same weights within each type's error, norms stay F32") {
+  troupe::test::temp_dir dir;
+  model_spec s;
+  REQUIRE_OK(write_random_model(s, dir / "f32.gguf"));
+  auto ref = gguf_file::open(dir / "f32.gguf");
+  REQUIRE(ref.has_value());
+  // Relative RMS error bounds: 8-bit ~0.4%, 6-bit ~2%, 4-bit ~8-10% for Gaussian weights.
+  const std::pair<tensor_type, double> cases[] = {{tensor_type::q8_0, 0.01},
+                                                  {tensor_type::q6_k, 0.04},
+                                                  {tensor_type::q4_k, 0.15},
+                                                  {tensor_type::q4_0, 0.15}};
+  for (const auto& [type, bound] : cases) {
+    CAPTURE(traits_of(type).name);
+    s.weight_type = type;
+    REQUIRE_OK(write_random_model(s, dir / "q.gguf"));
+    auto q = gguf_file::open(dir / "q.gguf");
+    REQUIRE(q.has_value());
+    CHECK(*q->get_u32("general.file_type") != 0);
+    for (const char* name : {"token_embd.weight", "output.weight", "blk.1.attn_k.weight", "blk.0.ffn_down.weight"}) {
+      CAPTURE(std::string{name});
+      const gguf_tensor* t = q->find_tensor(name);
+      REQUIRE(t != nullptr);
+      CHECK(t->type == type);
+      const auto got = values_of(*t);
+      const auto want = values_of(*ref->find_tensor(name));
+      REQUIRE(got.size() == want.size());
+      double err = 0, norm = 0;
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        err += (got[i] - want[i]) * static_cast<double>(got[i] - want[i]);
+        norm += want[i] * static_cast<double>(want[i]);
+      }
+      const double rel = std::sqrt(err / norm);
+      CHECK(rel < bound);
+      CHECK(rel > 0.0);  // really quantized
+    }
+    CHECK(q->find_tensor("blk.0.attn_norm.weight")->type == tensor_type::f32);
+  }
+}
+
+TEST_CASE("k-quant matrices with rows that don't fit 256-value blocks fall back to Q8_0") {
+  troupe::test::temp_dir dir;
+  model_spec s;
+  s.n_embd = 96;  // like smollm-360m's 960: not a multiple of 256
+  s.n_head = 3;
+  s.n_head_kv = 1;
+  s.n_ff = 256;
+  s.n_layer = 1;
+  s.weight_type = tensor_type::q4_k;
+  REQUIRE_OK(write_random_model(s, dir / "m.gguf"));
+  auto f = gguf_file::open(dir / "m.gguf");
+  REQUIRE(f.has_value());
+  CHECK(f->find_tensor("blk.0.attn_q.weight")->type == tensor_type::q8_0);
+  CHECK(f->find_tensor("token_embd.weight")->type == tensor_type::q8_0);
+  CHECK(f->find_tensor("blk.0.ffn_down.weight")->type == tensor_type::q4_k);  // rows of n_ff
+}
+
 TEST_CASE("presets, type names and spec validation") {
   CHECK(model_preset("tiny")->n_embd == 256);
   auto smol = model_preset("smollm-360m");
@@ -291,5 +354,8 @@ TEST_CASE("presets, type names and spec validation") {
   s.n_ff = 100;
   s.weight_type = tensor_type::q4_k;
   CHECK(validate(s).error().message ==
-        "model_spec: n_embd 256 and n_ff 100 must be multiples of the Q4_K block size 256");
+        "model_spec: n_embd 256 and n_ff 100 must be multiples of 32 for Q4_K");
+  s = {};
+  s.weight_type = tensor_type::q5_k;
+  CHECK(validate(s).error().code == errc::unsupported);
 }

@@ -64,6 +64,9 @@ TEST_CASE("llama.cpp loads and runs generated models") {
   for (const char* arch : {"llama", "qwen2"})
     for (auto type : {tensor_type::f32, tensor_type::f16, tensor_type::bf16})
       for (bool tied : {false, true}) variants.push_back({arch, type, tied, "llama"});
+  for (auto type : {tensor_type::q8_0, tensor_type::q4_0, tensor_type::q4_k, tensor_type::q6_k})
+    variants.push_back({"llama", type, false, "llama"});
+  variants.push_back({"qwen2", tensor_type::q4_k, true, "llama"});
   variants.push_back({"llama", tensor_type::f32, false, "gpt2"});
   variants.push_back({"qwen2", tensor_type::bf16, true, "gpt2"});
   for (const auto& v : variants) {

@@ -21,6 +21,8 @@ namespace {
 // How far ahead of the current position each weight row is prefetched: the hardware
 // prefetcher alone falls behind on several interleaved row streams.
 constexpr std::size_t prefetch_bytes = 1024;
+// The same for the one-token kernels, which walk the weights as one stream.
+constexpr std::size_t decode_prefetch_bytes = 1024;
 
 struct load_f32 {
   static constexpr std::size_t bytes = 4;
@@ -114,6 +116,9 @@ void row_dots(const tile_args& a, const float* x) {
     __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
     std::size_t i = 0;
     for (; i + 64 <= a.k; i += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>(w) + L::bytes * i + decode_prefetch_bytes, _MM_HINT_T0);
+      if constexpr (L::bytes == 4)
+        _mm_prefetch(reinterpret_cast<const char*>(w) + L::bytes * i + decode_prefetch_bytes + 128, _MM_HINT_T0);
       acc0 = _mm512_fmadd_ps(L::full(w, i), _mm512_loadu_ps(x + i), acc0);
       acc1 = _mm512_fmadd_ps(L::full(w, i + 16), _mm512_loadu_ps(x + i + 16), acc1);
       acc2 = _mm512_fmadd_ps(L::full(w, i + 32), _mm512_loadu_ps(x + i + 32), acc2);
@@ -219,6 +224,7 @@ void micro_int(const tile_args& a, std::size_t r0, std::size_t t0, const act_q8&
     __m512 dw[R];
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
+      if constexpr (T == 1) _mm_prefetch(reinterpret_cast<const char*>(&w[r][b]) + decode_prefetch_bytes, _MM_HINT_T0);
       u[r] = U::u2(w[r][b], w[r][b + 1]);
       dw[r] = pair_scales(&w[r][b]);
     }

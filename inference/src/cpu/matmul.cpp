@@ -1,6 +1,7 @@
 // matmul: picks the kernel set for this CPU, prepares the activations (int8 blocks for
-// Q8_0/Q4_0), splits the weight rows into tasks for the pool and runs the tile kernels of
-// cpu/isa.hpp on each. Q4_K/Q6_K rows are expanded to f32 per task and run as F32.
+// Q8_0/Q4_0, and for Q4_K/Q6_K on AVX-512 VNNI), splits the weight rows into tasks for the
+// pool and runs the tile kernels of cpu/isa.hpp on each. Without VNNI, Q4_K/Q6_K rows are
+// expanded to f32 per task and run as F32.
 #include "troupe/inference/matmul.hpp"
 
 #include <algorithm>

@@ -1,6 +1,7 @@
 // write_random_model: metadata, vocabulary and seeded random tensors of a Llama-family model.
 #include "troupe/inference/model_gen.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstring>
@@ -8,9 +9,9 @@
 
 #include <fmt/format.h>
 
-#include "gguf/fp_convert.hpp"
 #include "gguf/synthetic_vocab.hpp"
 #include "troupe/inference/gguf_writer.hpp"
+#include "troupe/inference/quant.hpp"
 
 namespace troupe::inference {
 
@@ -53,6 +54,14 @@ std::uint64_t fnv1a(std::string_view s) {
   return h;
 }
 
+/// The type a matrix with rows of `row` values is stored in: the requested type, or, like
+/// llama.cpp's quantizer, Q8_0 for rows that are not a multiple of a k-quant's 256-value
+/// block (e.g. n_embd 960 in Q4_K).
+tensor_type matrix_type(tensor_type wanted, std::uint64_t row) {
+  if (row % traits_of(wanted).block_elems == 0) return wanted;
+  return tensor_type::q8_0;
+}
+
 enum class init { matrix, norm, bias };
 
 struct tensor_plan {
@@ -65,7 +74,8 @@ struct tensor_plan {
 std::vector<tensor_plan> plan_tensors(const model_spec& s) {
   const std::uint64_t head_dim = s.n_embd / s.n_head;
   const std::uint64_t n_embd_kv = head_dim * s.n_head_kv;
-  const auto w = s.weight_type;
+  const auto w = matrix_type(s.weight_type, s.n_embd);       // rows of n_embd values
+  const auto w_down = matrix_type(s.weight_type, s.n_ff);    // ffn_down: rows of n_ff
   std::vector<tensor_plan> p;
   p.push_back({"token_embd.weight", {s.n_embd, s.n_vocab}, w, init::matrix});
   p.push_back({"output_norm.weight", {s.n_embd}, tensor_type::f32, init::norm});
@@ -85,37 +95,25 @@ std::vector<tensor_plan> plan_tensors(const model_spec& s) {
     p.push_back({n("ffn_norm.weight"), {s.n_embd}, tensor_type::f32, init::norm});
     p.push_back({n("ffn_gate.weight"), {s.n_embd, s.n_ff}, w, init::matrix});
     p.push_back({n("ffn_up.weight"), {s.n_embd, s.n_ff}, w, init::matrix});
-    p.push_back({n("ffn_down.weight"), {s.n_ff, s.n_embd}, w, init::matrix});
+    p.push_back({n("ffn_down.weight"), {s.n_ff, s.n_embd}, w_down, init::matrix});
   }
   return p;
 }
 
-/// Fills `out` with the values of one tensor, converted to its type.
+/// Fills `out` with the values of one tensor, row by row, converted to its type.
 result<void> fill_tensor(const tensor_plan& t, const model_spec& s, std::span<std::byte> out) {
-  std::uint64_t n = 1;
-  for (auto d : t.shape) n *= d;
+  const std::uint64_t row = t.shape[0];
+  std::uint64_t n_rows = 1;
+  for (std::size_t d = 1; d < t.shape.size(); ++d) n_rows *= t.shape[d];
+  const std::size_t row_size = row_bytes(t.type, row);
   normal_source src{splitmix64{s.seed ^ fnv1a(t.name)}};
   // Matrices and biases ~ N(0, std); norm weights ~ 1 + N(0, std / 10), like trained ones.
   const double scale = t.how == init::norm ? s.weight_std / 10.0 : s.weight_std;
   const double mean = t.how == init::norm ? 1.0 : 0.0;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    const auto v = static_cast<float>(mean + scale * src.next());
-    switch (t.type) {
-      case tensor_type::f32: std::memcpy(out.data() + 4 * i, &v, 4); break;
-      case tensor_type::f16: {
-        const std::uint16_t h = gguf_fp::f32_to_f16_rne(v);
-        std::memcpy(out.data() + 2 * i, &h, 2);
-        break;
-      }
-      case tensor_type::bf16: {
-        const std::uint16_t h = gguf_fp::f32_to_bf16_rne(v);
-        std::memcpy(out.data() + 2 * i, &h, 2);
-        break;
-      }
-      default:
-        return fail(errc::unsupported, fmt::format("model_gen: cannot write {} tensors yet",
-                                                   traits_of(t.type).name));
-    }
+  std::vector<float> values(row);  // (row)
+  for (std::uint64_t r = 0; r < n_rows; ++r) {
+    for (auto& v : values) v = static_cast<float>(mean + scale * src.next());
+    quantize_row(t.type, values.data(), out.data() + r * row_size, row);
   }
   return {};
 }
@@ -189,13 +187,16 @@ result<void> validate(const model_spec& s) {
   if ((s.n_embd / s.n_head) % 2 != 0) return bad("the head size must be even (RoPE)");
   if (!(s.weight_std > 0.0f)) return bad("weight_std must be positive");
   const auto& tr = traits_of(s.weight_type);
-  if (s.n_embd % tr.block_elems != 0 || s.n_ff % tr.block_elems != 0)
-    return bad(fmt::format("n_embd {} and n_ff {} must be multiples of the {} block size {}",
-                           s.n_embd, s.n_ff, tr.name, tr.block_elems));
-  if (s.weight_type != tensor_type::f32 && s.weight_type != tensor_type::f16 &&
-      s.weight_type != tensor_type::bf16)
+  if (!is_kernel_type(s.weight_type))
     return fail(errc::unsupported,
-                fmt::format("model_gen: weight type {} not supported yet (f32, f16, bf16)", tr.name));
+                fmt::format("model_gen: weight type {} not supported (f32, f16, bf16, q8_0, "
+                            "q4_0, q4_k, q6_k)",
+                            tr.name));
+  // k-quant matrices whose rows don't fit 256-value blocks fall back to Q8_0 (32 values).
+  const std::size_t block = std::min<std::size_t>(tr.block_elems, 32);
+  if (s.n_embd % block != 0 || s.n_ff % block != 0)
+    return bad(fmt::format("n_embd {} and n_ff {} must be multiples of {} for {}", s.n_embd,
+                           s.n_ff, block, tr.name));
   return {};
 }
 

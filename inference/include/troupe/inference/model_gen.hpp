@@ -27,7 +27,10 @@ struct model_spec {
   float rope_theta = 10000.0f;
   float rms_eps = 1e-5f;
   bool tied_output = false;  ///< no output.weight; the logits reuse token_embd.weight
-  tensor_type weight_type = tensor_type::f32;  ///< matrices (embedding and output included)
+  /// Type of the matrices (embedding and output included): F32, F16, BF16, Q8_0, Q4_0, Q4_K
+  /// or Q6_K. A k-quant matrix whose rows are not a multiple of 256 values is written as Q8_0
+  /// (as llama.cpp's quantizer falls back). Norm weights and biases are always F32.
+  tensor_type weight_type = tensor_type::f32;
   std::uint64_t seed = 1;
   float weight_std = 0.1f;   ///< standard deviation of matrix and bias values
   std::string name = "troupe-random";  ///< general.name
@@ -45,9 +48,9 @@ result<model_spec> model_preset(std::string_view name);
 result<tensor_type> parse_tensor_type(std::string_view name);
 
 /// Checks the spec: non-zero sizes, n_embd divisible by n_head, n_head by n_head_kv,
-/// n_vocab >= 259 (3 special + 256 byte tokens; 257 for gpt2), rows compatible with the weight type's block
-/// size, a known arch. Errors: invalid_argument; unsupported for weight types the generator
-/// cannot produce yet.
+/// n_vocab >= 259 (3 special + 256 byte tokens; 257 for gpt2), n_embd and n_ff multiples of
+/// 32 for quantized types, a known arch and tokenizer. Errors: invalid_argument; unsupported
+/// for weight types the generator cannot produce.
 result<void> validate(const model_spec& spec);
 
 /// Writes a random model for `spec` to `path` (atomically). Errors: those of validate(), io.
