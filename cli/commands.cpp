@@ -4,8 +4,11 @@
 namespace troupe::cli {
 
 void register_all(CLI::App& app, exit_code& code) {
-  (void)app;
-  (void)code;
+  add_validate_command(app, code);
+  add_run_command(app, code);
+  add_inspect_command(app, code);
+  add_gen_model_command(app, code);
+  add_generate_command(app, code);
 }
 
 } // namespace troupe::cli

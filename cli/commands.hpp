@@ -14,6 +14,17 @@ enum class exit_code : int {
   unavailable = 4,  ///< a needed component (e.g. a model engine) is not available
 };
 
+/// `troupe validate`: checks a scenario file (cmd_validate.cpp).
+void add_validate_command(CLI::App& app, exit_code& code);
+/// `troupe run`: runs a scenario (cmd_run.cpp).
+void add_run_command(CLI::App& app, exit_code& code);
+/// `troupe inspect MODEL.gguf` (cmd_inspect.cpp).
+void add_inspect_command(CLI::App& app, exit_code& code);
+/// `troupe gen-model --out F.gguf ...` (cmd_gen_model.cpp).
+void add_gen_model_command(CLI::App& app, exit_code& code);
+/// `troupe generate`: stream a completion of a prompt with a GGUF model.
+void add_generate_command(CLI::App& app, exit_code& code);
+
 /// Adds every sub-command to `app`; the one that runs stores its result in `code`.
 void register_all(CLI::App& app, exit_code& code);
 

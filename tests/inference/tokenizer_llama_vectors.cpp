@@ -32,6 +32,20 @@ std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
+/// True when `s` is well-formed UTF-8 made of whole characters (no cut-off sequence).
+bool whole_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    const std::size_t n = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (std::size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
 struct vector_case {
   std::string text;
   std::vector<int32_t> ids;
@@ -91,6 +105,18 @@ void check_cases(const std::string& name, const fs::path& inp, const fs::path& o
     // no space cleanup in troupe's decode).
     if (check_decode && !c.text.empty()) {
       CHECK_MESSAGE(tok->decode(c.ids) == c.text, name, ": decode of '", c.text, "'");
+      // Streaming the pieces one token at a time yields whole characters only, and the text.
+      utf8_stream stream;
+      std::string streamed;
+      for (const int32_t id : c.ids) {
+        const std::string chunk = stream.push(tok->token_to_piece(id));
+        CHECK_MESSAGE(whole_utf8(chunk), name, ": streamed chunk of '", c.text, "'");
+        streamed += chunk;
+      }
+      streamed += stream.flush();
+      // SPM pieces carry the prefixed space that decode() removes.
+      const bool spm = tok->kind() == vocab_kind::spm;
+      CHECK_MESSAGE(streamed == (spm ? " " + c.text : c.text), name, ": streamed '", c.text, "'");
     }
   }
   MESSAGE(fmt::format("{} ({}): {}/{} cases match llama.cpp", name, inp.filename().string(),

@@ -1,11 +1,13 @@
 // llama_oracle — a test-only command-line front end to llama.cpp, the reference engine.
 // Never linked into troupe; built only when .deps/llama is present.
 //
-//   llama_oracle MODEL [--tokens 1,2,3] [--greedy N] [--dump-logits FILE] [--threads N]
-//                      [--ctx N] [--kv-f32] [--lib-dir DIR] [--verbose]
+//   llama_oracle MODEL [--tokens 1,2,3 | --text STRING] [--greedy N] [--dump-logits FILE]
+//                      [--threads N] [--ctx N] [--kv-f32] [--lib-dir DIR] [--verbose]
 //
-// Prints "key value" lines to stdout: n_vocab, n_embd, n_layer, n_ctx_train, then, with
-// --tokens, "prompt <ids>" and, with --greedy N, "greedy <N ids>" (each the argmax of the
+// Prints "key value" lines to stdout: n_vocab, n_embd, n_layer, n_ctx_train; with --text,
+// "text_tokens <ids>" (llama.cpp's tokenization, special tokens added as the model says, no
+// parsing of special-token text), which then serve as the prompt; with a prompt,
+// "prompt <ids>" and, with --greedy N, "greedy <N ids>" (each the argmax of the
 // logits, fed back one at a time). --dump-logits writes every computed logits row as raw
 // little-endian f32, row-major: one row of n_vocab values per prompt position, then one per
 // greedy step after the first (row k of the greedy part produced greedy token k+1), so the file
@@ -29,6 +31,8 @@ namespace {
 struct options {
   std::string model;
   std::vector<llama_token> tokens;
+  std::string text;
+  bool has_text = false;
   int greedy = 0;
   std::string dump;
   int threads = 2;
@@ -45,7 +49,7 @@ void log_cb(ggml_log_level level, const char* text, void*) {
 }
 
 int usage(const char* why) {
-  std::fprintf(stderr, "llama_oracle: %s\nusage: llama_oracle MODEL [--tokens 1,2,3] [--greedy N] "
+  std::fprintf(stderr, "llama_oracle: %s\nusage: llama_oracle MODEL [--tokens 1,2,3 | --text STRING] [--greedy N] "
                        "[--dump-logits FILE] [--threads N] [--ctx N] [--kv-f32] [--lib-dir DIR] "
                        "[--verbose]\n", why);
   return 2;
@@ -64,6 +68,9 @@ bool parse(int argc, char** argv, options& o) {
         o.tokens.push_back(static_cast<llama_token>(t));
         p = *end == ',' ? end + 1 : end;
       }
+    } else if (a == "--text" && (v = next())) {
+      o.text = v;
+      o.has_text = true;
     } else if (a == "--greedy" && (v = next())) {
       o.greedy = std::atoi(v);
     } else if (a == "--dump-logits" && (v = next())) {
@@ -84,7 +91,7 @@ bool parse(int argc, char** argv, options& o) {
       return false;
     }
   }
-  return !o.model.empty() && o.greedy >= 0;
+  return !o.model.empty() && o.greedy >= 0 && (o.tokens.empty() || !o.has_text);
 }
 
 int argmax(const float* row, int n) {
@@ -94,7 +101,7 @@ int argmax(const float* row, int n) {
   return best;
 }
 
-int run(const options& o) {
+int run(options o) {
   verbose_log = o.verbose;
   llama_log_set(log_cb, nullptr);
   ggml_backend_load_all_from_path(o.lib_dir.c_str());
@@ -110,6 +117,22 @@ int run(const options& o) {
   const int n_vocab = llama_vocab_n_tokens(vocab);
   std::printf("n_vocab %d\nn_embd %d\nn_layer %d\nn_ctx_train %d\n", n_vocab,
               llama_model_n_embd(model), llama_model_n_layer(model), llama_model_n_ctx_train(model));
+
+  if (o.has_text) {
+    std::vector<llama_token> ids(o.text.size() + 8);
+    const int n = llama_tokenize(vocab, o.text.data(), static_cast<int32_t>(o.text.size()),
+                                 ids.data(), static_cast<int32_t>(ids.size()), true, false);
+    if (n < 0) {
+      std::fprintf(stderr, "llama_oracle: tokenization failed\n");
+      llama_model_free(model);
+      return 1;
+    }
+    ids.resize(static_cast<std::size_t>(n));
+    std::printf("text_tokens");
+    for (auto t : ids) std::printf(" %d", t);
+    std::printf("\n");
+    if (o.tokens.empty()) o.tokens = ids;
+  }
 
   int status = 0;
   if (!o.tokens.empty()) {

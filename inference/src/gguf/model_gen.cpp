@@ -120,6 +120,20 @@ result<void> fill_tensor(const tensor_plan& t, const model_spec& s, std::span<st
   return {};
 }
 
+/// llama.cpp's `general.file_type` (llama_ftype) for models whose matrices are all `t`.
+std::uint32_t file_type_of(tensor_type t) {
+  switch (t) {
+    case tensor_type::f32: return 0;   // ALL_F32
+    case tensor_type::f16: return 1;   // MOSTLY_F16
+    case tensor_type::q4_0: return 2;  // MOSTLY_Q4_0
+    case tensor_type::q8_0: return 7;  // MOSTLY_Q8_0
+    case tensor_type::q4_k: return 15; // MOSTLY_Q4_K_M
+    case tensor_type::q6_k: return 18; // MOSTLY_Q6_K
+    case tensor_type::bf16: return 32; // MOSTLY_BF16
+    default: return 1024;              // GUESSED
+  }
+}
+
 } // namespace
 
 result<model_spec> model_preset(std::string_view name) {
@@ -163,7 +177,11 @@ result<void> validate(const model_spec& s) {
   if (s.n_embd == 0 || s.n_layer == 0 || s.n_head == 0 || s.n_head_kv == 0 || s.n_ff == 0 ||
       s.n_ctx == 0)
     return bad("n_embd, n_layer, n_head, n_head_kv, n_ff and n_ctx must be positive");
-  if (s.n_vocab < 259) return bad(fmt::format("n_vocab {} < 259 (3 special + 256 byte tokens)", s.n_vocab));
+  if (s.tokenizer != "llama" && s.tokenizer != "gpt2")
+    return bad(fmt::format("unknown tokenizer '{}' (llama, gpt2)", s.tokenizer));
+  const std::uint32_t min_vocab = s.tokenizer == "llama" ? 259 : 257;
+  if (s.n_vocab < min_vocab)
+    return bad(fmt::format("n_vocab {} < {} (special and 256 byte tokens)", s.n_vocab, min_vocab));
   if (s.n_embd % s.n_head != 0)
     return bad(fmt::format("n_embd {} is not a multiple of n_head {}", s.n_embd, s.n_head));
   if (s.n_head % s.n_head_kv != 0)
@@ -187,6 +205,7 @@ result<void> write_random_model(const model_spec& s, const std::filesystem::path
   const std::string& a = s.arch;
   w.set("general.architecture", a);
   w.set("general.name", s.name);
+  w.set("general.file_type", file_type_of(s.weight_type));
   w.set(a + ".context_length", s.n_ctx);
   w.set(a + ".embedding_length", s.n_embd);
   w.set(a + ".block_count", s.n_layer);
@@ -198,15 +217,28 @@ result<void> write_random_model(const model_spec& s, const std::filesystem::path
   w.set(a + ".rope.dimension_count", std::uint32_t{s.n_embd / s.n_head});
   w.set(a + ".vocab_size", s.n_vocab);
 
-  auto vocab = make_spm_vocab(s.n_vocab);
-  w.set("tokenizer.ggml.model", "llama");
-  w.set_string_array("tokenizer.ggml.tokens", vocab.tokens);
-  w.set_f32_array("tokenizer.ggml.scores", vocab.scores);
-  w.set_i32_array("tokenizer.ggml.token_type", vocab.types);
-  w.set("tokenizer.ggml.unknown_token_id", std::uint32_t{0});
-  w.set("tokenizer.ggml.bos_token_id", std::uint32_t{1});
-  w.set("tokenizer.ggml.eos_token_id", std::uint32_t{2});
-  w.set("tokenizer.ggml.add_bos_token", true);
+  if (s.tokenizer == "gpt2") {
+    auto vocab = make_bpe_vocab(s.n_vocab);
+    const std::uint32_t eot = s.n_vocab - 1;
+    w.set("tokenizer.ggml.model", "gpt2");
+    w.set("tokenizer.ggml.pre", "default");
+    w.set_string_array("tokenizer.ggml.tokens", vocab.tokens);
+    w.set_i32_array("tokenizer.ggml.token_type", vocab.types);
+    w.set_string_array("tokenizer.ggml.merges", vocab.merges);
+    w.set("tokenizer.ggml.bos_token_id", eot);
+    w.set("tokenizer.ggml.eos_token_id", eot);
+    w.set("tokenizer.ggml.add_bos_token", false);
+  } else {
+    auto vocab = make_spm_vocab(s.n_vocab);
+    w.set("tokenizer.ggml.model", "llama");
+    w.set_string_array("tokenizer.ggml.tokens", vocab.tokens);
+    w.set_f32_array("tokenizer.ggml.scores", vocab.scores);
+    w.set_i32_array("tokenizer.ggml.token_type", vocab.types);
+    w.set("tokenizer.ggml.unknown_token_id", std::uint32_t{0});
+    w.set("tokenizer.ggml.bos_token_id", std::uint32_t{1});
+    w.set("tokenizer.ggml.eos_token_id", std::uint32_t{2});
+    w.set("tokenizer.ggml.add_bos_token", true);
+  }
   w.set("tokenizer.ggml.add_eos_token", false);
 
   for (auto& t : plan_tensors(s)) {

@@ -31,6 +31,9 @@ struct model_spec {
   std::uint64_t seed = 1;
   float weight_std = 0.1f;   ///< standard deviation of matrix and bias values
   std::string name = "troupe-random";  ///< general.name
+  /// "llama": SentencePiece-style vocabulary (<unk>, <s>, </s>, <0xNN> byte tokens, "▁"
+  /// pieces); "gpt2": byte-level BPE with merges, pre-tokenizer "default", <|endoftext|> last.
+  std::string tokenizer = "llama";
 };
 
 /// A named preset: "tiny" (the defaults) or "smollm-360m" (n_embd 960, 32 layers, 15 heads,
@@ -42,7 +45,7 @@ result<model_spec> model_preset(std::string_view name);
 result<tensor_type> parse_tensor_type(std::string_view name);
 
 /// Checks the spec: non-zero sizes, n_embd divisible by n_head, n_head by n_head_kv,
-/// n_vocab >= 259 (3 special + 256 byte tokens), rows compatible with the weight type's block
+/// n_vocab >= 259 (3 special + 256 byte tokens; 257 for gpt2), rows compatible with the weight type's block
 /// size, a known arch. Errors: invalid_argument; unsupported for weight types the generator
 /// cannot produce yet.
 result<void> validate(const model_spec& spec);

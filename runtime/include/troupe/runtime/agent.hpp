@@ -49,8 +49,9 @@ struct agent_spec {
 /// Called with the reply to a request, or with the error (timeout, mailbox_full, ...).
 using reply_callback = std::function<void(result<envelope>)>;
 
-/// The handle a behavior uses to act. Valid only inside the behavior's callbacks, on the
-/// agent's own thread; never store it beyond them.
+/// The handle a behavior uses to act. Valid inside the behavior's methods and inside the
+/// callbacks given to `request`, `generate` and `run_blocking` (they run later in the same
+/// agent incarnation, so capturing `ctx` by reference there is fine); never store it elsewhere.
 class agent_context {
 public:
   virtual ~agent_context() = default;
@@ -119,5 +120,12 @@ public:
 
 /// Makes a behavior for a spec; an error refuses the spawn.
 using agent_factory = std::function<result<std::unique_ptr<agent_behavior>>(const agent_spec&)>;
+
+/// A message handler for `from_function`.
+using message_handler = std::function<void(agent_context& ctx, const envelope& message)>;
+
+/// A factory whose behaviors call `fn` for each message (all incarnations share `fn`, so it
+/// must be safe to call from the agent's thread).
+agent_factory from_function(message_handler fn);
 
 } // namespace troupe::runtime

@@ -1,0 +1,148 @@
+// bench_engine: prefill and decode speed of troupe's engine next to llama.cpp on the same
+// GGUF file (random weights, SmolLM-360M shape), and the memory-bandwidth bound for decode,
+// all measured in the same run. Prints a table, or JSON with --json.
+//   bench_engine [--threads N] [--prompt N] [--gen N] [--reps N] [--types f16,q8_0] [--json]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <troupe/inference/context.hpp>
+#include <troupe/inference/model.hpp>
+#include <troupe/inference/model_gen.hpp>
+#include <troupe/inference/thread_pool.hpp>
+
+#include "bench_util.hpp"
+
+namespace inf = troupe::inference;
+
+namespace {
+
+struct options {
+  std::size_t threads = 2, prompt = 128, gen = 64, reps = 3;
+  std::vector<std::string> types{"f16", "q8_0"};
+  bool json = false;
+};
+
+struct row {
+  std::string type;
+  double file_mb = 0;
+  double prefill = 0, decode = 0;            // troupe tok/s
+  double peer_prefill = 0, peer_decode = 0;  // llama.cpp tok/s (0 = not measured)
+  double bound = 0;                          // decode tok/s at the measured bandwidth
+};
+
+/// Best-of-reps prefill and decode tok/s of troupe's context.
+void measure_troupe(const std::shared_ptr<const inf::model>& m, const options& o, row& r) {
+  inf::context_params cp;
+  cp.n_ctx = o.prompt + o.gen + 8;
+  cp.n_threads = o.threads;
+  auto ctx = std::move(*inf::context::create(m, cp));
+  std::vector<std::int32_t> prompt(o.prompt);
+  const auto n_vocab = static_cast<std::int32_t>(m->params().n_vocab);
+  for (std::size_t i = 0; i < o.prompt; ++i) prompt[i] = static_cast<std::int32_t>((i * 7919 + 13) % n_vocab);
+  std::vector<float> logits;
+  for (std::size_t rep = 0; rep < o.reps + 1; ++rep) {  // the first round warms up
+    const auto seq = *ctx->seq_create();
+    inf::batch b;
+    b.add(seq, prompt);
+    const double t0 = bench::now_s();
+    (void)ctx->decode(b, logits);
+    const double t1 = bench::now_s();
+    auto next = static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    const double t2 = bench::now_s();
+    for (std::size_t i = 0; i < o.gen; ++i) {
+      inf::batch step;
+      step.add(seq, {next});
+      (void)ctx->decode(step, logits);
+      next = static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    }
+    const double t3 = bench::now_s();
+    (void)ctx->seq_remove(seq);
+    if (rep == 0) continue;
+    r.prefill = std::max(r.prefill, o.prompt / (t1 - t0));
+    r.decode = std::max(r.decode, o.gen / (t3 - t2));
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--threads") o.threads = std::stoul(next());
+    else if (a == "--prompt") o.prompt = std::stoul(next());
+    else if (a == "--gen") o.gen = std::stoul(next());
+    else if (a == "--reps") o.reps = std::stoul(next());
+    else if (a == "--types") o.types = bench::split(next(), ',');
+    else if (a == "--json") o.json = true;
+    else {
+      fmt::print(stderr, "unknown option {}\n", a);
+      return 2;
+    }
+  }
+  const auto dir = bench::make_temp_dir();
+  inf::thread_pool pool(o.threads);
+  const double bandwidth = bench::read_bandwidth_bytes_s(pool);
+  std::vector<row> rows;
+  for (const auto& t : o.types) {
+    const auto type = inf::parse_tensor_type(t);
+    auto spec = inf::model_preset("smollm-360m");
+    if (!type || !spec) {
+      fmt::print(stderr, "unknown type {}\n", t);
+      return 2;
+    }
+    spec->weight_type = *type;
+    const auto path = dir / fmt::format("smollm-360m-{}.gguf", t);
+    if (auto w = inf::write_random_model(*spec, path); !w) {
+      fmt::print(stderr, "cannot write {}: {}\n", path.string(), w.error().message);
+      return 1;
+    }
+    auto m = inf::model::load(path.string());
+    if (!m) {
+      fmt::print(stderr, "cannot load {}: {}\n", path.string(), m.error().message);
+      return 1;
+    }
+    row r;
+    r.type = t;
+    r.file_mb = static_cast<double>(std::filesystem::file_size(path)) / 1e6;
+    r.bound = bandwidth / static_cast<double>((*m)->weight_bytes_per_token());
+    measure_troupe(*m, o, r);
+    bench::measure_llama(path, o.prompt, o.gen, o.threads, o.reps, r.peer_prefill, r.peer_decode);
+    rows.push_back(r);
+    std::filesystem::remove(path);
+  }
+  std::filesystem::remove_all(dir);
+
+  const auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+  if (o.json) {
+    fmt::print("{{\"threads\": {}, \"prompt_tokens\": {}, \"gen_tokens\": {}, \"bandwidth_gb_s\": {:.2f}, \"rows\": [",
+               o.threads, o.prompt, o.gen, bandwidth / 1e9);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto& r = rows[i];
+      fmt::print("{}{{\"type\": \"{}\", \"prefill_tok_s\": {:.2f}, \"llama_prefill_tok_s\": {:.2f}, "
+                 "\"decode_tok_s\": {:.2f}, \"llama_decode_tok_s\": {:.2f}, \"decode_bound_tok_s\": {:.2f}}}",
+                 i ? ", " : "", r.type, r.prefill, r.peer_prefill, r.decode, r.peer_decode, r.bound);
+    }
+    fmt::print("]}}\n");
+    return 0;
+  }
+  fmt::print("engine: SmolLM-360M shape, random weights, {} threads, prompt {} tokens, decode {} tokens\n",
+             o.threads, o.prompt, o.gen);
+  fmt::print("read bandwidth ({} threads): {:.1f} GB/s\n\n", o.threads, bandwidth / 1e9);
+  fmt::print("{:<6} {:>8} | {:>9} {:>9} {:>6} | {:>8} {:>8} {:>6} | {:>8} {:>7}\n", "type", "file MB",
+             "prefill", "llama.cpp", "ratio", "decode", "llama", "ratio", "bound", "of bound");
+  for (const auto& r : rows)
+    fmt::print("{:<6} {:>8.0f} | {:>9.1f} {:>9.1f} {:>5.2f}x | {:>8.1f} {:>8.1f} {:>5.2f}x | {:>8.1f} {:>6.0f}%\n",
+               r.type, r.file_mb, r.prefill, r.peer_prefill, ratio(r.prefill, r.peer_prefill), r.decode,
+               r.peer_decode, ratio(r.decode, r.peer_decode), r.bound, 100 * ratio(r.decode, r.bound));
+  fmt::print("\n(tok/s, best of {}; llama.cpp = 0 when bench_llama_peer was not built)\n", o.reps);
+  return 0;
+}

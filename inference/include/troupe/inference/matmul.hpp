@@ -1,0 +1,43 @@
+// Matrix products of activations with (possibly quantized) weight matrices:
+// y(n_tokens, rows) = x(n_tokens, cols) * w^T, the core of every linear layer.
+//
+// matmul picks the fastest kernels this CPU has (scalar, AVX2, AVX-512 with VNNI; capped by
+// TROUPE_SIMD) and splits the rows over a thread_pool. Accuracy against matmul_reference:
+//   F32, F16, BF16, Q4_K, Q6_K: weights are expanded exactly to f32 and multiplied in f32, so
+//     only the summation order differs (|err| <~ 1e-6 * sum_i |w_i x_i| for cols ~ 4096).
+//   Q8_0, Q4_0: the activations are first quantized to int8 in blocks of 32 (one f32 scale
+//     d_b = max|x_b| / 127 per block, as llama.cpp does) and the dot products run on
+//     integers, so each x_i carries an extra error of at most d_b / 2:
+//     |err| <= sum_b (d_b / 2) * sum_{i in b} |w_i| (plus f32 rounding).
+#pragma once
+
+#include <cstddef>
+
+#include "troupe/inference/tensor_type.hpp"
+
+namespace troupe::inference {
+
+class thread_pool;
+
+/// A weight matrix as stored in a GGUF file: `rows` rows (output features) of `cols` values
+/// (input features), each row `row_bytes` bytes from the previous one.
+struct weight_view {
+  tensor_type type;       ///< F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K
+  const void* data;       ///< first byte of row 0
+  std::size_t rows;       ///< output features
+  std::size_t cols;       ///< input features = values per row (a multiple of the block size)
+  std::size_t row_bytes;  ///< stride between rows (at least row_bytes(type, cols))
+};
+
+/// y(n_tokens, w.rows) = x(n_tokens, w.cols) * w^T, row-major, with the rows split over
+/// `pool` (nullptr: the calling thread only). n_tokens = 1 is a matrix-vector product
+/// bound by memory bandwidth; larger n_tokens reuse each block of weight rows from cache.
+/// Preconditions (bugs otherwise): is_kernel_type(w.type), cols a multiple of its block
+/// size, x and y not overlapping.
+void matmul(const weight_view& w, const float* x, std::size_t n_tokens, float* y, thread_pool* pool);
+
+/// The plain oracle: dequantizes each row with reference::dequantize_row and accumulates
+/// the dot product in double. Single-threaded and slow.
+void matmul_reference(const weight_view& w, const float* x, std::size_t n_tokens, float* y);
+
+} // namespace troupe::inference

@@ -1,0 +1,49 @@
+// The element-wise and per-row operations of a Llama-family forward pass. Each works on
+// plain float arrays; shapes are in the comments. rope and the f16 helpers take a SIMD path
+// when the CPU has one (see cpu_features.hpp); the rest are plain loops (not a bottleneck).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace troupe::inference {
+
+/// out(n) = x / sqrt(mean(x^2) + eps) * weight. `out` may alias `x`.
+void rmsnorm(float* out, const float* x, const float* weight, std::size_t n, float eps);
+
+/// In-place softmax over x(n), computed stably (max subtracted first). n >= 1.
+void softmax(float* x, std::size_t n);
+
+/// out(n) = x * sigmoid(x). `out` may alias `x`.
+void silu(float* out, const float* x, std::size_t n);
+
+/// out(n) = silu(gate) * up (the SwiGLU feed-forward gate). `out` may alias either input.
+void swiglu(float* out, const float* gate, const float* up, std::size_t n);
+
+/// out(n) = a + b. `out` may alias either input.
+void add(float* out, const float* a, const float* b, std::size_t n);
+
+/// How RoPE pairs the dimensions of a head.
+enum class rope_style {
+  adjacent,  ///< (x[2i], x[2i+1]) rotate together: llama (llama.cpp's "normal" rope)
+  halves,    ///< (x[i], x[i + d/2]) rotate together: qwen2, GPT-NeoX
+};
+
+/// Rotary position embedding in place over x(n_heads, head_dim) for position `pos`: pair i
+/// (0 <= i < head_dim/2) turns by the angle pos * theta^(-2i/head_dim). head_dim is even.
+void rope(float* x, std::size_t n_heads, std::size_t head_dim, std::size_t pos, float theta, rope_style style);
+
+/// sum_i f16(a[i]) * b[i] over n values (a: F16 bits, e.g. a cached key row).
+[[nodiscard]] float dot_f16(const std::uint16_t* a, const float* b, std::size_t n);
+
+/// y(n) += alpha * f16(x) (x: F16 bits, e.g. a cached value row).
+void axpy_f16(float* y, float alpha, const std::uint16_t* x, std::size_t n);
+
+namespace reference {
+/// Plain scalar versions, kept as the test oracle of the SIMD ones.
+float dot_f16(const std::uint16_t* a, const float* b, std::size_t n);
+void axpy_f16(float* y, float alpha, const std::uint16_t* x, std::size_t n);
+void rope(float* x, std::size_t n_heads, std::size_t head_dim, std::size_t pos, float theta, rope_style style);
+} // namespace reference
+
+} // namespace troupe::inference

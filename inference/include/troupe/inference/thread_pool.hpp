@@ -1,0 +1,55 @@
+// A fixed set of worker threads for data-parallel kernels: parallel_for hands out task
+// indices to the workers and to the calling thread, and returns when all are done.
+// Built for many small calls (a decode step makes hundreds): workers spin briefly on a
+// generation counter before sleeping on it, so a call costs about a microsecond, not a
+// thread wake-up per task.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace troupe::inference {
+
+/// Fork-join worker pool. Threads are created once in the constructor and joined in the
+/// destructor. Calls to parallel_for from different threads are serialised; calling it from
+/// inside a task is a bug (it would deadlock).
+class thread_pool {
+ public:
+  /// The body of a parallel loop: `task` in [0, n_tasks), `thread` in [0, size()).
+  using task_fn = std::function<void(std::size_t task, std::size_t thread)>;
+
+  /// A pool of `n_threads` threads including the caller (so n_threads - 1 workers are
+  /// started); 0 means std::thread::hardware_concurrency().
+  explicit thread_pool(std::size_t n_threads = 0);
+  ~thread_pool();
+  thread_pool(const thread_pool&) = delete;
+  thread_pool& operator=(const thread_pool&) = delete;
+
+  /// Threads that run tasks, the caller included.
+  [[nodiscard]] std::size_t size() const { return workers_.size() + 1; }
+
+  /// Runs fn(task, thread) for every task in [0, n_tasks) on the pool and the calling
+  /// thread (thread index 0), returning once every task has finished. Tasks are handed out
+  /// dynamically, one at a time.
+  void parallel_for(std::size_t n_tasks, const task_fn& fn);
+
+ private:
+  void worker_loop(std::size_t index);
+  void run_tasks(std::size_t thread);
+
+  std::vector<std::thread> workers_;
+  std::mutex call_mutex_;                    // serialises parallel_for callers
+  std::atomic<std::uint32_t> generation_{0};  // bumped once per parallel_for
+  std::atomic<std::size_t> next_task_{0};
+  std::atomic<std::uint32_t> finished_{0};    // workers done with the current generation
+  std::atomic<bool> stop_{false};
+  const task_fn* fn_ = nullptr;              // valid while a generation runs
+  std::size_t n_tasks_ = 0;
+};
+
+} // namespace troupe::inference

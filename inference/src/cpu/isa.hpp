@@ -1,0 +1,74 @@
+// Private: the per-instruction-set kernels behind the public conversion, matmul and op entry
+// points. Each namespace (scalar, avx2, avx512) has the same functions; the public functions
+// pick one at run time from host_cpu_features(). avx2::* and avx512::* live in files compiled
+// with those ISA flags and must only be called after the CPUID check.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace troupe::inference {
+
+/// Activations quantized to int8 in blocks of 32 (one f32 scale per block), as used for the
+/// integer dot products against Q8_0 / Q4_0 weights. All arrays are (n_tokens, ...) row-major.
+struct act_q8 {
+  const std::int8_t* qs;     ///< (n_tokens, k) quants, |q| <= 127
+  const float* d;            ///< (n_tokens, k/32) scales: x ~ d * q
+  const std::int32_t* sum;   ///< (n_tokens, k/32) sum of the 32 quants of each block
+  const std::int32_t* sum16; ///< (n_tokens, k/16) sum of each half block (for Q6_K's scales)
+  /// (n_tokens, k/64, 16) per pair of blocks, ready for zmm registers: block 2p's scale in
+  /// lanes 0-7 and block 2p+1's in lanes 8-15...
+  const float* d_pair;
+  /// ...and the same for -offset * sum, the start of the integer accumulators that cancels
+  /// the unsigned weight operand's offset (offset 16 for Q8_0, 1 for Q4_0, 0 otherwise).
+  const std::int32_t* start_pair;
+  std::size_t k;             ///< values per token (a multiple of 32)
+};
+
+/// One tile of y = x * w^T: rows [0, n_rows) of the weights starting at `w` (row stride
+/// `w_stride` bytes, `k` values each) against tokens [0, n_tok); y[t * y_stride + r].
+struct tile_args {
+  const std::uint8_t* w;
+  std::size_t w_stride;
+  std::size_t n_rows;
+  std::size_t k;
+  std::size_t n_tok;
+  float* y;
+  std::size_t y_stride;
+};
+
+#define TROUPE_ISA_KERNELS                                                                    \
+  void f16_to_f32_row(const std::uint16_t* src, float* dst, std::size_t n);                     \
+  void f32_to_f16_row(const float* src, std::uint16_t* dst, std::size_t n);                     \
+  void bf16_to_f32_row(const std::uint16_t* src, float* dst, std::size_t n);                    \
+  void f32_to_bf16_row(const float* src, std::uint16_t* dst, std::size_t n);                    \
+  /* float activations (n_tok, x_stride) against F32 / F16 / BF16 weights */                   \
+  void tile_f32(const tile_args& a, const float* x, std::size_t x_stride);                      \
+  void tile_f16(const tile_args& a, const float* x, std::size_t x_stride);                      \
+  void tile_bf16(const tile_args& a, const float* x, std::size_t x_stride);                     \
+  /* int8 activations against Q8_0 / Q4_0 weights */                                           \
+  void tile_q8_0(const tile_args& a, const act_q8& x);                                          \
+  void tile_q4_0(const tile_args& a, const act_q8& x);                                          \
+  /* x(n_blocks * 32) to int8 blocks: d = max|x| / 127, q = round-to-even(x / d) */          \
+  void quantize_act(const float* x, std::size_t n_blocks, std::int8_t* qs, float* d, std::int32_t* sum, \
+                    std::int32_t* sum16);                                                       \
+  /* Q4_K / Q6_K rows to f32 */                                                                 \
+  void dequantize_q4_k(const void* src, float* dst, std::size_t n);                             \
+  void dequantize_q6_k(const void* src, float* dst, std::size_t n);
+
+namespace scalar {
+TROUPE_ISA_KERNELS
+} // namespace scalar
+namespace avx2 {
+TROUPE_ISA_KERNELS
+} // namespace avx2
+namespace avx512 {
+TROUPE_ISA_KERNELS
+/* int8 activations against Q4_K / Q6_K weights (VNNI) */
+void tile_q4_k(const tile_args& a, const act_q8& x);
+void tile_q6_k(const tile_args& a, const act_q8& x);
+} // namespace avx512
+
+#undef TROUPE_ISA_KERNELS
+
+} // namespace troupe::inference

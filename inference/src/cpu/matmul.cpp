@@ -1,0 +1,172 @@
+// matmul: picks the kernel set for this CPU, prepares the activations (int8 blocks for
+// Q8_0/Q4_0), splits the weight rows into tasks for the pool and runs the tile kernels of
+// cpu/isa.hpp on each. Q4_K/Q6_K rows are expanded to f32 per task and run as F32.
+#include "troupe/inference/matmul.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "cpu/isa.hpp"
+#include "troupe/inference/cpu_features.hpp"
+#include "troupe/inference/quant.hpp"
+#include "troupe/inference/thread_pool.hpp"
+
+namespace troupe::inference {
+
+namespace {
+
+struct kernel_set {
+  void (*tile_f32)(const tile_args&, const float*, std::size_t);
+  void (*tile_f16)(const tile_args&, const float*, std::size_t);
+  void (*tile_bf16)(const tile_args&, const float*, std::size_t);
+  void (*tile_q8_0)(const tile_args&, const act_q8&);
+  void (*tile_q4_0)(const tile_args&, const act_q8&);
+  void (*quantize_act)(const float*, std::size_t, std::int8_t*, float*, std::int32_t*, std::int32_t*);
+  // int8-activation kernels for the k-quants; nullptr: expand rows to f32 instead.
+  void (*tile_q4_k)(const tile_args&, const act_q8&) = nullptr;
+  void (*tile_q6_k)(const tile_args&, const act_q8&) = nullptr;
+};
+
+const kernel_set& kernels() {
+  static const kernel_set set = [] {
+    const auto& cpu = host_cpu_features();
+    if (cpu.avx512 && cpu.avx512_vnni)
+      return kernel_set{avx512::tile_f32, avx512::tile_f16, avx512::tile_bf16, avx512::tile_q8_0,
+                        avx512::tile_q4_0, avx512::quantize_act, avx512::tile_q4_k, avx512::tile_q6_k};
+    if (cpu.avx2)
+      return kernel_set{avx2::tile_f32, avx2::tile_f16, avx2::tile_bf16, avx2::tile_q8_0, avx2::tile_q4_0,
+                        avx2::quantize_act};
+    return kernel_set{scalar::tile_f32, scalar::tile_f16, scalar::tile_bf16, scalar::tile_q8_0,
+                      scalar::tile_q4_0, scalar::quantize_act};
+  }();
+  return set;
+}
+
+/// Owns the int8 activations of one matmul call (reused across calls on the same thread).
+struct act_buffers {
+  std::vector<std::int8_t> qs;
+  std::vector<float> d;
+  std::vector<std::int32_t> sum;
+  std::vector<std::int32_t> sum16;
+  std::vector<float> d_pair;
+  std::vector<std::int32_t> start_pair;
+};
+
+/// The calling thread's activation buffers (each thread that calls matmul has its own).
+act_buffers& caller_buffers() {
+  thread_local act_buffers buffers;
+  return buffers;
+}
+
+/// Quantizes x(n_tok, k) to int8 blocks; `lane_offset` is the per-lane accumulator offset
+/// of the weight format (see act_q8::start_pair).
+act_q8 quantize_activations(const float* x, std::size_t n_tok, std::size_t k, act_buffers& buf,
+                            std::int32_t lane_offset) {
+  const std::size_t nb = k / 32, np = nb / 2;
+  buf.qs.resize(n_tok * k);
+  buf.d.resize(n_tok * nb);
+  buf.sum.resize(n_tok * nb);
+  buf.sum16.resize(2 * n_tok * nb);
+  kernels().quantize_act(x, n_tok * nb, buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data());
+  buf.d_pair.resize(n_tok * np * 16);
+  buf.start_pair.resize(n_tok * np * 16);
+  for (std::size_t t = 0; t < n_tok; ++t) {
+    for (std::size_t p = 0; p < np; ++p) {
+      float* d = buf.d_pair.data() + (t * np + p) * 16;
+      std::int32_t* s = buf.start_pair.data() + (t * np + p) * 16;
+      for (int l = 0; l < 16; ++l) {
+        const std::size_t b = t * nb + 2 * p + static_cast<std::size_t>(l / 8);
+        d[l] = buf.d[b];
+        s[l] = -lane_offset * buf.sum[b];
+      }
+    }
+  }
+  return act_q8{buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data(), buf.d_pair.data(),
+                buf.start_pair.data(), k};
+}
+
+/// Rows per task: small enough that the pool balances (several tasks per thread), large
+/// enough that per-task overhead vanishes; a multiple of 4 (the kernels' row group).
+std::size_t rows_per_task(std::size_t rows, std::size_t n_threads) {
+  const std::size_t target_tasks = 8 * n_threads;
+  std::size_t rb = (rows + target_tasks - 1) / target_tasks;
+  rb = std::clamp<std::size_t>((rb + 3) / 4 * 4, 8, 64);
+  return rb;
+}
+
+void run_tasks(thread_pool* pool, std::size_t n_tasks, const std::function<void(std::size_t, std::size_t)>& fn) {
+  if (pool == nullptr) {
+    for (std::size_t t = 0; t < n_tasks; ++t) fn(t, 0);
+  } else {
+    pool->parallel_for(n_tasks, fn);
+  }
+}
+
+} // namespace
+
+void matmul(const weight_view& w, const float* x, std::size_t n_tok, float* y, thread_pool* pool) {
+  if (w.rows == 0 || n_tok == 0) return;
+  const auto& ks = kernels();
+  const std::size_t n_threads = pool != nullptr ? pool->size() : 1;
+  const std::size_t rb = rows_per_task(w.rows, n_threads);
+  const std::size_t n_tasks = (w.rows + rb - 1) / rb;
+  const auto* base = static_cast<const std::uint8_t*>(w.data);
+  auto args_for = [&](std::size_t task) {
+    const std::size_t r0 = task * rb;
+    return tile_args{base + r0 * w.row_bytes, w.row_bytes, std::min(rb, w.rows - r0), w.cols, n_tok, y + r0, w.rows};
+  };
+
+  switch (w.type) {
+    case tensor_type::f32:
+    case tensor_type::f16:
+    case tensor_type::bf16: {
+      const auto tile = w.type == tensor_type::f32 ? ks.tile_f32 : w.type == tensor_type::f16 ? ks.tile_f16 : ks.tile_bf16;
+      run_tasks(pool, n_tasks, [&](std::size_t task, std::size_t) { tile(args_for(task), x, w.cols); });
+      return;
+    }
+    case tensor_type::q8_0:
+    case tensor_type::q4_0: {
+      const act_q8 act = quantize_activations(x, n_tok, w.cols, caller_buffers(), w.type == tensor_type::q8_0 ? 16 : 1);
+      const auto tile = w.type == tensor_type::q8_0 ? ks.tile_q8_0 : ks.tile_q4_0;
+      run_tasks(pool, n_tasks, [&](std::size_t task, std::size_t) { tile(args_for(task), act); });
+      return;
+    }
+    case tensor_type::q4_k:
+    case tensor_type::q6_k: {
+      const auto int_tile = w.type == tensor_type::q4_k ? ks.tile_q4_k : ks.tile_q6_k;
+      if (int_tile != nullptr) {
+        const act_q8 act = quantize_activations(x, n_tok, w.cols, caller_buffers(), 0);
+        run_tasks(pool, n_tasks, [&](std::size_t task, std::size_t) { int_tile(args_for(task), act); });
+        return;
+      }
+      run_tasks(pool, n_tasks, [&](std::size_t task, std::size_t) {
+        thread_local std::vector<float> scratch;
+        tile_args a = args_for(task);
+        scratch.resize(a.n_rows * w.cols);
+        for (std::size_t r = 0; r < a.n_rows; ++r)
+          dequantize_row(w.type, a.w + r * w.row_bytes, scratch.data() + r * w.cols, w.cols);
+        a.w = reinterpret_cast<const std::uint8_t*>(scratch.data());
+        a.w_stride = w.cols * sizeof(float);
+        ks.tile_f32(a, x, w.cols);
+      });
+      return;
+    }
+    default: return;  // precondition violated; is_kernel_type() says which types work
+  }
+}
+
+void matmul_reference(const weight_view& w, const float* x, std::size_t n_tok, float* y) {
+  std::vector<float> row(w.cols);
+  const auto* base = static_cast<const std::uint8_t*>(w.data);
+  for (std::size_t r = 0; r < w.rows; ++r) {
+    reference::dequantize_row(w.type, base + r * w.row_bytes, row.data(), w.cols);
+    for (std::size_t t = 0; t < n_tok; ++t) {
+      double acc = 0.0;
+      for (std::size_t i = 0; i < w.cols; ++i) acc += static_cast<double>(row[i]) * x[t * w.cols + i];
+      y[t * w.rows + r] = static_cast<float>(acc);
+    }
+  }
+}
+
+} // namespace troupe::inference

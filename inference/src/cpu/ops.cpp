@@ -1,0 +1,101 @@
+// Forward-pass ops: plain loops, with the F16 dot/axpy dispatched to AVX2 / AVX-512.
+#include "troupe/inference/ops.hpp"
+
+#include <cmath>
+
+#include "cpu/ops_isa.hpp"
+#include "troupe/inference/cpu_features.hpp"
+#include "troupe/inference/fp16.hpp"
+
+namespace troupe::inference {
+
+namespace {
+
+struct op_set {
+  float (*dot_f16)(const std::uint16_t*, const float*, std::size_t);
+  void (*axpy_f16)(float*, float, const std::uint16_t*, std::size_t);
+};
+
+const op_set& ops() {
+  static const op_set set = [] {
+    const auto& cpu = host_cpu_features();
+    if (cpu.avx512) return op_set{avx512::dot_f16, avx512::axpy_f16};
+    if (cpu.avx2) return op_set{avx2::dot_f16, avx2::axpy_f16};
+    return op_set{reference::dot_f16, reference::axpy_f16};
+  }();
+  return set;
+}
+
+} // namespace
+
+void rmsnorm(float* out, const float* x, const float* weight, std::size_t n, float eps) {
+  double ss = 0.0;
+  for (std::size_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const auto scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
+  for (std::size_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
+}
+
+void softmax(float* x, std::size_t n) {
+  float max = x[0];
+  for (std::size_t i = 1; i < n; ++i) max = std::fmax(max, x[i]);
+  float sum = 0.0f;
+  for (std::size_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max);
+    sum += x[i];
+  }
+  const float inv = 1.0f / sum;
+  for (std::size_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void silu(float* out, const float* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = x[i] / (1.0f + std::exp(-x[i]));
+}
+
+void swiglu(float* out, const float* gate, const float* up, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+void add(float* out, const float* a, const float* b, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+
+void rope(float* x, std::size_t n_heads, std::size_t head_dim, std::size_t pos, float theta, rope_style style) {
+  reference::rope(x, n_heads, head_dim, pos, theta, style);
+}
+
+float dot_f16(const std::uint16_t* a, const float* b, std::size_t n) { return ops().dot_f16(a, b, n); }
+
+void axpy_f16(float* y, float alpha, const std::uint16_t* x, std::size_t n) { ops().axpy_f16(y, alpha, x, n); }
+
+namespace reference {
+
+float dot_f16(const std::uint16_t* a, const float* b, std::size_t n) {
+  float acc = 0.0f;
+  for (std::size_t i = 0; i < n; ++i) acc += f16_to_f32(a[i]) * b[i];
+  return acc;
+}
+
+void axpy_f16(float* y, float alpha, const std::uint16_t* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] += alpha * f16_to_f32(x[i]);
+}
+
+void rope(float* x, std::size_t n_heads, std::size_t head_dim, std::size_t pos, float theta, rope_style style) {
+  const std::size_t half = head_dim / 2;
+  for (std::size_t i = 0; i < half; ++i) {
+    // Angles in double: pos * theta^(-2i/d) reaches ~1e5 rad at long contexts.
+    const double angle = static_cast<double>(pos) * std::pow(static_cast<double>(theta), -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
+    const auto c = static_cast<float>(std::cos(angle)), s = static_cast<float>(std::sin(angle));
+    const std::size_t i0 = style == rope_style::adjacent ? 2 * i : i;
+    const std::size_t i1 = style == rope_style::adjacent ? 2 * i + 1 : i + half;
+    for (std::size_t h = 0; h < n_heads; ++h) {
+      float* v = x + h * head_dim;
+      const float a = v[i0], b = v[i1];
+      v[i0] = a * c - b * s;
+      v[i1] = a * s + b * c;
+    }
+  }
+}
+
+} // namespace reference
+
+} // namespace troupe::inference

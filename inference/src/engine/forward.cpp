@@ -1,0 +1,131 @@
+// context::compute: one pass of the fast forward pass over the tokens of a batch (any mix of
+// sequences). Weight products are matrix-matrix over all tokens; attention runs per (token,
+// kv head) in parallel over the F16 cache.
+#include <algorithm>
+#include <cmath>
+
+#include "engine/kv_cache.hpp"
+#include "engine/token_info.hpp"
+#include "troupe/inference/fp16.hpp"
+#include "troupe/inference/matmul.hpp"
+#include "troupe/inference/ops.hpp"
+#include "troupe/inference/thread_pool.hpp"
+
+namespace troupe::inference {
+
+namespace {
+
+/// Attention of one token for the query heads sharing kv head `g`, reading positions 0..pos
+/// of its sequence from the F16 cache (which already holds this pass's keys and values).
+/// scores: scratch of at least pos + 1 floats.
+void attend(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t pos, std::size_t g,
+            const hparams& hp, const float* q_tok, float* out_tok, float* scores) {
+  const std::size_t hd = hp.head_dim, n = pos + 1;
+  const std::size_t group = hp.n_head / hp.n_head_kv;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  for (std::size_t h = g * group; h < (g + 1) * group; ++h) {
+    const float* q = q_tok + h * hd;  // (head_dim)
+    for (std::size_t j = 0; j < n; ++j)
+      scores[j] = dot_f16(cache.key(layer, slot, j) + g * hd, q, hd) * scale;
+    softmax(scores, n);
+    float* o = out_tok + h * hd;  // (head_dim)
+    std::fill(o, o + hd, 0.0f);
+    for (std::size_t j = 0; j < n; ++j) axpy_f16(o, scores[j], cache.value(layer, slot, j) + g * hd, hd);
+  }
+}
+
+/// RoPE over x(n_heads, head_dim) at `pos`; with linear scaling the position is fractional,
+/// which ops.hpp's rope (integer positions) does not take, so that rare case is done here.
+void rope_at(float* x, std::size_t n_heads, std::size_t pos, const hparams& hp) {
+  const std::size_t hd = hp.head_dim, half = hd / 2;
+  if (hp.rope_freq_scale == 1.0f) {
+    rope(x, n_heads, hd, pos, hp.rope_theta, hp.rope);
+    return;
+  }
+  const float p = static_cast<float>(pos) * hp.rope_freq_scale;
+  for (std::size_t h = 0; h < n_heads; ++h)
+    for (std::size_t i = 0; i < half; ++i) {
+      const float angle = p * std::pow(hp.rope_theta, -2.0f * static_cast<float>(i) / static_cast<float>(hd));
+      const float c = std::cos(angle), s = std::sin(angle);
+      float* v = x + h * hd;
+      const std::size_t a = hp.rope == rope_style::adjacent ? 2 * i : i;
+      const std::size_t b = hp.rope == rope_style::adjacent ? 2 * i + 1 : i + half;
+      const float v0 = v[a], v1 = v[b];
+      v[a] = v0 * c - v1 * s;
+      v[b] = v0 * s + v1 * c;
+    }
+}
+
+void add_bias(float* rows, const float* bias, std::size_t n_rows, std::size_t width) {
+  for (std::size_t r = 0; r < n_rows; ++r)
+    for (std::size_t i = 0; i < width; ++i) rows[r * width + i] += bias[i];
+}
+
+} // namespace
+
+void context::compute(std::span<const token_info> toks, float* logits_out) {
+  const model& m = *model_;
+  const hparams& hp = m.params();
+  const std::size_t T = toks.size(), dim = hp.n_embd, q_dim = hp.q_dim(), kv_dim = hp.kv_dim();
+  const std::size_t ff = hp.n_ff;
+  thread_pool& pool = *pool_;
+
+  // Activations of this pass, one row per token.
+  std::vector<float> x(T * dim);     // (T, n_embd) residual stream
+  std::vector<float> xb(T * dim);    // (T, n_embd) normalised input / sub-block output
+  std::vector<float> q(T * q_dim);   // (T, n_head * head_dim)
+  std::vector<float> k(T * kv_dim);  // (T, n_head_kv * head_dim)
+  std::vector<float> v(T * kv_dim);  // (T, n_head_kv * head_dim)
+  std::vector<float> att(T * q_dim); // (T, n_head * head_dim) attention output
+  std::vector<float> hb(T * ff);     // (T, n_ff) gate, then swiglu
+  std::vector<float> hb2(T * ff);    // (T, n_ff) up
+  std::vector<float> scores(pool.size() * n_ctx_);  // (threads, n_ctx) attention scores
+
+  for (std::size_t t = 0; t < T; ++t) m.embed(toks[t].token, x.data() + t * dim);
+
+  for (std::size_t l = 0; l < hp.n_layer; ++l) {
+    const layer_weights& w = m.layers()[l];
+    for (std::size_t t = 0; t < T; ++t)
+      rmsnorm(xb.data() + t * dim, x.data() + t * dim, w.attn_norm, dim, hp.rms_eps);
+    matmul(w.wq, xb.data(), T, q.data(), &pool);
+    matmul(w.wk, xb.data(), T, k.data(), &pool);
+    matmul(w.wv, xb.data(), T, v.data(), &pool);
+    if (w.bq != nullptr) {
+      add_bias(q.data(), w.bq, T, q_dim);
+      add_bias(k.data(), w.bk, T, kv_dim);
+      add_bias(v.data(), w.bv, T, kv_dim);
+    }
+    for (std::size_t t = 0; t < T; ++t) {
+      rope_at(q.data() + t * q_dim, hp.n_head, toks[t].pos, hp);
+      rope_at(k.data() + t * kv_dim, hp.n_head_kv, toks[t].pos, hp);
+      f32_to_f16_row(k.data() + t * kv_dim, cache_->key(l, toks[t].slot, toks[t].pos), kv_dim);
+      f32_to_f16_row(v.data() + t * kv_dim, cache_->value(l, toks[t].slot, toks[t].pos), kv_dim);
+    }
+    pool.parallel_for(T * hp.n_head_kv, [&](std::size_t item, std::size_t thread) {
+      const std::size_t t = item / hp.n_head_kv, g = item % hp.n_head_kv;
+      attend(*cache_, l, toks[t].slot, toks[t].pos, g, hp, q.data() + t * q_dim,
+             att.data() + t * q_dim, scores.data() + thread * n_ctx_);
+    });
+    matmul(w.wo, att.data(), T, xb.data(), &pool);
+    for (std::size_t i = 0; i < T * dim; ++i) x[i] += xb[i];
+
+    for (std::size_t t = 0; t < T; ++t)
+      rmsnorm(xb.data() + t * dim, x.data() + t * dim, w.ffn_norm, dim, hp.rms_eps);
+    matmul(w.w_gate, xb.data(), T, hb.data(), &pool);
+    matmul(w.w_up, xb.data(), T, hb2.data(), &pool);
+    swiglu(hb.data(), hb.data(), hb2.data(), T * ff);
+    matmul(w.w_down, hb.data(), T, xb.data(), &pool);
+    for (std::size_t i = 0; i < T * dim; ++i) x[i] += xb[i];
+  }
+
+  // Logits only for the tokens that want them.
+  std::size_t n_out = 0;
+  for (std::size_t t = 0; t < T; ++t) {
+    if (!toks[t].want_logits) continue;
+    rmsnorm(xb.data() + n_out * dim, x.data() + t * dim, m.output_norm(), dim, hp.rms_eps);
+    ++n_out;
+  }
+  if (n_out > 0) matmul(m.output(), xb.data(), n_out, logits_out, &pool);
+}
+
+} // namespace troupe::inference

@@ -1,0 +1,131 @@
+#include <doctest/doctest.h>
+
+#include <troupe/inference/cpu_features.hpp>
+#include <troupe/inference/fp16.hpp>
+#include <troupe/inference/ops.hpp>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "support/simd_rerun.hpp"
+
+using namespace troupe::inference;
+
+TEST_CASE("rmsnorm scales by the inverse root mean square, times the weight") {
+  const float x[4] = {1, 2, 3, 4};        // mean square 7.5
+  const float w[4] = {1, 1, 2, 0.5f};
+  float out[4];
+  rmsnorm(out, x, w, 4, 0.0f);
+  const float inv = 1.0f / std::sqrt(7.5f);
+  CHECK(out[0] == doctest::Approx(1 * inv));
+  CHECK(out[2] == doctest::Approx(6 * inv));
+  CHECK(out[3] == doctest::Approx(2 * inv));
+  rmsnorm(out, x, w, 4, 2.5f);  // eps inside the root: 1/sqrt(10)
+  CHECK(out[1] == doctest::Approx(2 / std::sqrt(10.0f)));
+  float in_place[4] = {1, 2, 3, 4};
+  rmsnorm(in_place, in_place, w, 4, 0.0f);
+  CHECK(in_place[3] == doctest::Approx(2 * inv));
+}
+
+TEST_CASE("softmax is stable and normalised") {
+  float x[3] = {1000.0f, 1001.0f, 1002.0f};  // would overflow without the max shift
+  softmax(x, 3);
+  const float e1 = std::exp(-1.0f), e2 = std::exp(-2.0f), z = 1 + e1 + e2;
+  CHECK(x[2] == doctest::Approx(1 / z));
+  CHECK(x[1] == doctest::Approx(e1 / z));
+  CHECK(x[0] == doctest::Approx(e2 / z));
+  float one[1] = {-5.0f};
+  softmax(one, 1);
+  CHECK(one[0] == 1.0f);
+}
+
+TEST_CASE("silu, swiglu and add") {
+  const float g[3] = {0.0f, 2.0f, -3.0f}, u[3] = {5.0f, 0.5f, 2.0f};
+  float out[3];
+  silu(out, g, 3);
+  CHECK(out[0] == 0.0f);
+  CHECK(out[1] == doctest::Approx(2.0f / (1.0f + std::exp(-2.0f))));
+  CHECK(out[2] == doctest::Approx(-3.0f / (1.0f + std::exp(3.0f))));
+  swiglu(out, g, u, 3);
+  CHECK(out[0] == 0.0f);
+  CHECK(out[1] == doctest::Approx(0.5f * 2.0f / (1.0f + std::exp(-2.0f))));
+  add(out, g, u, 3);
+  CHECK(out[2] == -1.0f);
+}
+
+TEST_CASE("rope pairs adjacent values (llama) or the two halves (qwen2)") {
+  // head_dim 4, theta 10000: pair 0 turns by pos * 1, pair 1 by pos * 0.01.
+  const float c1 = std::cos(1.0f), s1 = std::sin(1.0f), c2 = std::cos(0.01f), s2 = std::sin(0.01f);
+  float a[8] = {1, 2, 3, 4, 1, 0, 0, 1};  // two heads
+  rope(a, 2, 4, 1, 10000.0f, rope_style::adjacent);
+  CHECK(a[0] == doctest::Approx(1 * c1 - 2 * s1));
+  CHECK(a[1] == doctest::Approx(1 * s1 + 2 * c1));
+  CHECK(a[2] == doctest::Approx(3 * c2 - 4 * s2));
+  CHECK(a[3] == doctest::Approx(3 * s2 + 4 * c2));
+  CHECK(a[4] == doctest::Approx(c1));  // second head, same angles
+  CHECK(a[5] == doctest::Approx(s1));
+  float h[4] = {1, 2, 3, 4};
+  rope(h, 1, 4, 1, 10000.0f, rope_style::halves);
+  CHECK(h[0] == doctest::Approx(1 * c1 - 3 * s1));
+  CHECK(h[2] == doctest::Approx(1 * s1 + 3 * c1));
+  CHECK(h[1] == doctest::Approx(2 * c2 - 4 * s2));
+  CHECK(h[3] == doctest::Approx(2 * s2 + 4 * c2));
+  float z[4] = {1, 2, 3, 4};
+  rope(z, 1, 4, 0, 10000.0f, rope_style::halves);  // position 0 is the identity
+  CHECK(z[3] == 4.0f);
+}
+
+TEST_CASE("rope scores depend only on the distance between positions") {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist;
+  std::vector<float> q(64), k(64);
+  for (auto& v : q) v = dist(rng);
+  for (auto& v : k) v = dist(rng);
+  for (auto style : {rope_style::adjacent, rope_style::halves}) {
+    auto score = [&](std::size_t pq, std::size_t pk) {
+      auto a = q, b = k;
+      rope(a.data(), 1, 64, pq, 10000.0f, style);
+      rope(b.data(), 1, 64, pk, 10000.0f, style);
+      double s = 0;
+      for (int i = 0; i < 64; ++i) s += a[i] * b[i];
+      return s;
+    };
+    CHECK(score(10, 3) == doctest::Approx(score(107, 100)).epsilon(1e-4));
+    CHECK(score(10, 3) != doctest::Approx(score(10, 4)).epsilon(1e-4));
+  }
+}
+
+TEST_CASE("f16 dot and axpy match the reference") {
+  MESSAGE("SIMD: " << host_cpu_features().describe());
+  std::mt19937 rng(9);
+  std::normal_distribution<float> dist;
+  for (std::size_t n : {1u, 7u, 16u, 33u, 64u, 100u, 1000u}) {
+    INFO("n = " << n);
+    std::vector<std::uint16_t> a(n);
+    std::vector<float> b(n), y(n), y_ref(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      a[i] = f32_to_f16(dist(rng));
+      b[i] = dist(rng);
+      y[i] = y_ref[i] = dist(rng);
+    }
+    double exact = 0, mag = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      exact += static_cast<double>(f16_to_f32(a[i])) * b[i];
+      mag += std::fabs(static_cast<double>(f16_to_f32(a[i])) * b[i]);
+    }
+    // Rigorous f32 bound for any summation order: n * 2^-24 * sum|a b|.
+    CHECK(std::fabs(dot_f16(a.data(), b.data(), n) - exact) <= static_cast<double>(n) * 6e-8 * mag + 1e-7);
+    axpy_f16(y.data(), 0.75f, a.data(), n);
+    reference::axpy_f16(y_ref.data(), 0.75f, a.data(), n);
+    for (std::size_t i = 0; i < n; ++i) REQUIRE(y[i] == doctest::Approx(y_ref[i]).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("f16 dot and axpy match the reference on every SIMD path") {
+  for (const char* simd : {"scalar", "avx2"}) {
+    INFO("TROUPE_SIMD=" << simd);
+    std::string out;
+    CHECK_MESSAGE(troupe::test::rerun_with_simd(simd, "f16 dot and axpy match the reference", out), out);
+  }
+}
