@@ -43,7 +43,7 @@ TEST_CASE("debate.yaml decodes into the model") {
   CHECK(s.agents[0].at.column == 11);
   CHECK(s.agents[2].supervision == restart_policy::restart);
   CHECK(s.agents[2].max_restarts == 2);
-  CHECK(s.profiles.at("debater").model == "models/troupe-small.gguf");
+  CHECK(s.profiles.at("debater").model == "models/troupe-tiny-en.gguf");
   CHECK(s.profiles.at("debater").stop == std::vector<std::string>{"\n\n"});
   CHECK(s.profiles.at("judge").temperature == 0.0);
   CHECK(s.flow.type == flow_type::round_robin);
