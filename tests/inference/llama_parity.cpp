@@ -117,8 +117,8 @@ struct type_case {
 
 const type_case types[] = {
     {tensor_type::f32, 1e-2},  {tensor_type::f16, 1e-2},  {tensor_type::bf16, 3e-2},
-    {tensor_type::q8_0, 3e-2}, {tensor_type::q4_0, 3e-2}, {tensor_type::q4_k, 3e-2},
-    {tensor_type::q6_k, 3e-2},
+    {tensor_type::q8_0, 8e-2}, {tensor_type::q4_0, 8e-2}, {tensor_type::q4_k, 8e-2},
+    {tensor_type::q6_k, 8e-2},
 };
 
 model_spec spec_for(const shape_case& s, tensor_type type) {
