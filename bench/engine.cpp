@@ -102,13 +102,14 @@ int main(int argc, char** argv) {
     spec->weight_type = *type;
     const auto path = dir / fmt::format("smollm-360m-{}.gguf", t);
     if (auto w = inf::write_random_model(*spec, path); !w) {
-      fmt::print(stderr, "cannot write {}: {}\n", path.string(), w.error().message);
-      return 1;
+      fmt::print(stderr, "skipping {}: cannot write {}: {}\n", t, path.string(), w.error().message);
+      continue;
     }
     auto m = inf::model::load(path.string());
     if (!m) {
-      fmt::print(stderr, "cannot load {}: {}\n", path.string(), m.error().message);
-      return 1;
+      fmt::print(stderr, "skipping {}: cannot load {}: {}\n", t, path.string(), m.error().message);
+      std::filesystem::remove(path);
+      continue;
     }
     row r;
     r.type = t;

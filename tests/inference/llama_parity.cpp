@@ -15,9 +15,11 @@
 //       F32 1e-2 and F16 1e-2 (measured up to 6.6e-3 / 6.1e-3: llama.cpp's f16 attention
 //         roundings, plus f16 activations for F16),
 //       BF16 3e-2 (measured 1.8e-2: bf16 activations keep only 8 mantissa bits),
-//       Q8_0 / Q4_0 / Q4_K / Q6_K 3e-2 (both sides quantize activations; a value on a rounding
-//         boundary may take different int8 steps) -- skipped while the generator cannot
-//         write these types.
+//       Q8_0 / Q4_0 8e-2 (measured 3.7e-2: both sides quantize activations to 8 bits per
+//         block; a value on a rounding boundary may take different int8 steps),
+//       Q4_K / Q6_K 1.5e-1 (measured up to 8.1e-2: llama.cpp quantizes activations to Q8_K
+//         blocks of 256, our kernels differently; loose, the greedy check carries more weight).
+// Quantized types run on the first two shapes only, to keep the test within its time limit.
 // Greedy tokens must match for all 64 steps; a mismatch is accepted only where the top-2 logits
 // are near-tied (gap below twice the type's tolerance times the logit scale), after which the
 // sequences legitimately diverge and the comparison stops.
@@ -117,8 +119,8 @@ struct type_case {
 
 const type_case types[] = {
     {tensor_type::f32, 1e-2},  {tensor_type::f16, 1e-2},  {tensor_type::bf16, 3e-2},
-    {tensor_type::q8_0, 3e-2}, {tensor_type::q4_0, 3e-2}, {tensor_type::q4_k, 3e-2},
-    {tensor_type::q6_k, 3e-2},
+    {tensor_type::q8_0, 8e-2}, {tensor_type::q4_0, 8e-2}, {tensor_type::q4_k, 1.5e-1},
+    {tensor_type::q6_k, 1.5e-1},
 };
 
 model_spec spec_for(const shape_case& s, tensor_type type) {
@@ -139,6 +141,9 @@ TEST_CASE("reference and fast forward pass match llama.cpp: prompt logits and 64
   temp_dir dir("parity-fast");
   for (const auto& s : shapes)
     for (const auto& tc : types) {
+      const bool quantized = tc.type != tensor_type::f32 && tc.type != tensor_type::f16 &&
+                             tc.type != tensor_type::bf16;
+      if (quantized && &s != &shapes[0] && &s != &shapes[1]) continue;
       const auto spec = spec_for(s, tc.type);
       const std::string name = fmt::format("{}-{}", s.name, traits_of(tc.type).name);
       CAPTURE(name);
