@@ -56,7 +56,7 @@ runtime::result<runtime::sampling_params> sampling_from(const runtime::agent_spe
   runtime::sampling_params p;
   for (auto r : {number(spec, "temperature", p.temperature), number(spec, "top_k", p.top_k),
                  number(spec, "top_p", p.top_p), number(spec, "min_p", p.min_p),
-                 number(spec, "max_tokens", p.max_tokens)})
+                 number(spec, "repeat_penalty", p.repeat_penalty), number(spec, "max_tokens", p.max_tokens)})
     if (!r)
       return tl::make_unexpected(r.error());
   if (spec.params.count("seed") != 0) {

@@ -23,7 +23,7 @@ agent_spec llm(std::string name) {
   s.role = "You are a terse poet.";
   s.profile = "small";
   s.params = {{"temperature", "0.2"}, {"seed", "7"}, {"max_tokens", "32"}, {"stop", "END|STOP"},
-              {"template", "{name}: {role}"}};
+              {"repeat_penalty", "1.3"}, {"template", "{name}: {role}"}};
   return s;
 }
 } // namespace
@@ -51,6 +51,7 @@ TEST_CASE("an llm agent turns a request plus its history into a generation and r
   REQUIRE(reqs[0].sampling.seed.has_value());
   CHECK(*reqs[0].sampling.seed == 7u);
   CHECK(reqs[0].sampling.max_tokens == 32);
+  CHECK(reqs[0].sampling.repeat_penalty == doctest::Approx(1.3));  // the scenario key reaches the engine
   CHECK(reqs[0].sampling.stop == std::vector<std::string>{"END", "STOP"});
   REQUIRE(reqs[0].messages.size() == 3);
   CHECK(reqs[0].messages[0].role == "system");

@@ -13,6 +13,7 @@ inference::sampler_params sampler_from(const sampling_params& s) {
   p.top_k = s.top_k;
   p.top_p = s.top_p;
   p.min_p = s.min_p;
+  p.repeat_penalty = s.repeat_penalty;
   // No seed: a fresh one per request (a fixed one would make every unseeded agent alike).
   p.seed = s.seed ? *s.seed : std::random_device{}();
   return p;

@@ -20,6 +20,7 @@ struct sampling_params {
   int top_k = 40;                     ///< 0 disables
   float top_p = 0.95f;                ///< 1 disables
   float min_p = 0.05f;                ///< 0 disables
+  float repeat_penalty = 1.0f;        ///< penalise recently generated tokens; 1 disables
   std::optional<std::uint64_t> seed;  ///< fixed seed for reproducible output
   int max_tokens = 256;               ///< most tokens to generate
   std::vector<std::string> stop;      ///< generation ends before any of these strings
