@@ -17,8 +17,12 @@
 //       BF16 3e-2 (measured 1.8e-2: bf16 activations keep only 8 mantissa bits),
 //       Q8_0 / Q4_0 8e-2 (measured 3.7e-2: both sides quantize activations to 8 bits per
 //         block; a value on a rounding boundary may take different int8 steps),
-//       Q4_K / Q6_K 1.5e-1 (measured up to 8.1e-2: llama.cpp quantizes activations to Q8_K
-//         blocks of 256, our kernels differently; loose, the greedy check carries more weight).
+//       Q4_K / Q6_K 8e-2 (measured 4.4e-2 .. 4.7e-2; up to 1.05e-1 before our AVX-512 k-quant
+//         path rounded activations like llama.cpp's Q8_K, in blocks of 256; without VNNI we
+//         expand the weights to f32 and do not round activations at all).
+//       For every int8-activation type the rest is not the kernels: the f16 attention
+//       differences above flip some activations' int8 roundings, and these random models
+//       amplify that (F32 6.6e-3 vs Q8_0 3.7e-2 with nearly identical roundings).
 // Quantized types run on the first two shapes only, to keep the test within its time limit.
 // Greedy tokens must match for all 64 steps; a mismatch is accepted only where the top-2 logits
 // are near-tied (gap below twice the type's tolerance times the logit scale), after which the
@@ -119,8 +123,8 @@ struct type_case {
 
 const type_case types[] = {
     {tensor_type::f32, 1e-2},  {tensor_type::f16, 1e-2},  {tensor_type::bf16, 3e-2},
-    {tensor_type::q8_0, 8e-2}, {tensor_type::q4_0, 8e-2}, {tensor_type::q4_k, 1.5e-1},
-    {tensor_type::q6_k, 1.5e-1},
+    {tensor_type::q8_0, 8e-2}, {tensor_type::q4_0, 8e-2}, {tensor_type::q4_k, 8e-2},
+    {tensor_type::q6_k, 8e-2},
 };
 
 model_spec spec_for(const shape_case& s, tensor_type type) {

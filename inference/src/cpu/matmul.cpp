@@ -1,7 +1,7 @@
-// matmul: picks the kernel set for this CPU, prepares the activations (int8 blocks for
-// Q8_0/Q4_0, and for Q4_K/Q6_K on AVX-512 VNNI), splits the weight rows into tasks for the
-// pool and runs the tile kernels of cpu/isa.hpp on each. Without VNNI, Q4_K/Q6_K rows are
-// expanded to f32 per task and run as F32.
+// matmul: picks the kernel set for this CPU, prepares the activations (int8 blocks of 32 for
+// Q8_0/Q4_0; for Q4_K/Q6_K on AVX-512 VNNI, int8 super-blocks of 256 like llama.cpp's Q8_K),
+// splits the weight rows into tasks for the pool and runs the tile kernels of cpu/isa.hpp on
+// each. Without VNNI, Q4_K/Q6_K rows are expanded to f32 per task and run as F32.
 #include "troupe/inference/matmul.hpp"
 
 #include <algorithm>
@@ -60,16 +60,48 @@ act_buffers& caller_buffers() {
   return buffers;
 }
 
-/// Quantizes x(n_tok, k) to int8 blocks; `lane_offset` is the per-lane accumulator offset
-/// of the weight format (see act_q8::start_pair).
+/// Quantizes x(n_tok, k) to int8 in super-blocks of 256 with one scale each, as llama.cpp
+/// does for its k-quant dot products (Q8_K): q = round-to-even(x * 127 / amax), d = 1 / (127 /
+/// amax). The scale is written for each of the 8 blocks of 32, so the act_q8 layout (and the
+/// kernels reading it) is the same as for blocks of 32.
+void quantize_super_blocks(const float* x, std::size_t n_super, std::int8_t* qs, float* d, std::int32_t* sum,
+                           std::int32_t* sum16) {
+  constexpr std::size_t n = 256;
+  for (std::size_t s = 0; s < n_super; ++s, x += n, qs += n, d += 8, sum += 8, sum16 += 16) {
+    float amax = 0.0f;
+    for (std::size_t j = 0; j < n; ++j) amax = std::max(amax, std::fabs(x[j]));
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    const float scale = amax != 0.0f ? 1.0f / id : 0.0f;
+    for (std::size_t g = 0; g < 16; ++g) {
+      std::int32_t acc = 0;
+      for (std::size_t j = 16 * g; j < 16 * g + 16; ++j) {
+        const float r = std::min(127.0f, std::nearbyint(x[j] * id));  // default mode: to even
+        qs[j] = static_cast<std::int8_t>(r);
+        acc += qs[j];
+      }
+      sum16[g] = acc;
+    }
+    for (std::size_t b = 0; b < 8; ++b) {
+      d[b] = scale;
+      sum[b] = sum16[2 * b] + sum16[2 * b + 1];
+    }
+  }
+}
+
+/// Quantizes x(n_tok, k) to int8 blocks (of 32 with their own scales, or with
+/// `super_blocks` of 256 sharing one scale); `lane_offset` is the per-lane accumulator
+/// offset of the weight format (see act_q8::start_pair).
 act_q8 quantize_activations(const float* x, std::size_t n_tok, std::size_t k, act_buffers& buf,
-                            std::int32_t lane_offset) {
+                            std::int32_t lane_offset, bool super_blocks) {
   const std::size_t nb = k / 32, np = nb / 2;
   buf.qs.resize(n_tok * k);
   buf.d.resize(n_tok * nb);
   buf.sum.resize(n_tok * nb);
   buf.sum16.resize(2 * n_tok * nb);
-  kernels().quantize_act(x, n_tok * nb, buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data());
+  if (super_blocks)
+    quantize_super_blocks(x, n_tok * k / 256, buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data());
+  else
+    kernels().quantize_act(x, n_tok * nb, buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data());
   buf.d_pair.resize(n_tok * np * 16);
   buf.start_pair.resize(n_tok * np * 16);
   for (std::size_t t = 0; t < n_tok; ++t) {
@@ -128,7 +160,8 @@ void matmul(const weight_view& w, const float* x, std::size_t n_tok, float* y, t
     }
     case tensor_type::q8_0:
     case tensor_type::q4_0: {
-      const act_q8 act = quantize_activations(x, n_tok, w.cols, caller_buffers(), w.type == tensor_type::q8_0 ? 16 : 1);
+      const act_q8 act = quantize_activations(x, n_tok, w.cols, caller_buffers(),
+                                             w.type == tensor_type::q8_0 ? 16 : 1, false);
       const auto tile = w.type == tensor_type::q8_0 ? ks.tile_q8_0 : ks.tile_q4_0;
       run_tasks(pool, n_tasks, [&](std::size_t task, std::size_t) { tile(args_for(task), act); });
       return;
@@ -137,7 +170,7 @@ void matmul(const weight_view& w, const float* x, std::size_t n_tok, float* y, t
     case tensor_type::q6_k: {
       const auto int_tile = w.type == tensor_type::q4_k ? ks.tile_q4_k : ks.tile_q6_k;
       if (int_tile != nullptr) {
-        const act_q8 act = quantize_activations(x, n_tok, w.cols, caller_buffers(), 0);
+        const act_q8 act = quantize_activations(x, n_tok, w.cols, caller_buffers(), 0, true);
         run_tasks(pool, n_tasks, [&](std::size_t task, std::size_t) { int_tile(args_for(task), act); });
         return;
       }
