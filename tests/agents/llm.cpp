@@ -4,17 +4,14 @@
 #include <troupe/agents/kinds.hpp>
 #include <troupe/runtime/runtime.hpp>
 
+#include "support/fn_agent.hpp"
 #include "support/scripted_inference.hpp"
 
 using namespace troupe::runtime;
 using troupe::test::scripted_inference;
 
 namespace {
-runtime_config det() {
-  runtime_config c;
-  c.deterministic = true;
-  return c;
-}
+runtime_config det() { return troupe::test::deterministic_config(); }
 
 agent_spec llm(std::string name) {
   agent_spec s;

@@ -4,18 +4,14 @@
 #include <troupe/agents/kinds.hpp>
 #include <troupe/runtime/runtime.hpp>
 
+#include "support/fn_agent.hpp"
 #include "support/scripted_inference.hpp"
 
 using namespace troupe::runtime;
 
 namespace {
 struct fixture {
-  runtime rt{[] {
-    runtime_config c;
-    c.deterministic = true;
-    c.transcript_capacity = 100;
-    return c;
-  }()};
+  runtime rt{troupe::test::deterministic_config(100)};
   fixture() { troupe::agents::register_builtin_kinds(rt.kinds()); }
   std::string next(const std::string& router, const std::string& text,
                    std::map<std::string, std::string> meta = {}) {

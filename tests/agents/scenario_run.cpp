@@ -6,6 +6,7 @@
 #include <troupe/runtime/conductor.hpp>
 #include <troupe/runtime/scenario_loader.hpp>
 
+#include "support/fn_agent.hpp"
 #include "support/scripted_inference.hpp"
 #include "support/temp_dir.hpp"
 
@@ -23,11 +24,7 @@ scenario load(const std::string& file, std::vector<std::string> sets = {}) {
   return *r;
 }
 
-runtime_config det() {
-  runtime_config c;
-  c.deterministic = true;
-  return c;
-}
+runtime_config det() { return troupe::test::deterministic_config(); }
 
 } // namespace
 

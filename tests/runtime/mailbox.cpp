@@ -15,12 +15,7 @@ using troupe::test::fn_factory;
 using troupe::test::named;
 
 namespace {
-runtime_config det() {
-  runtime_config c;
-  c.deterministic = true;
-  c.transcript_capacity = 1000;
-  return c;
-}
+runtime_config det() { return troupe::test::deterministic_config(1000); }
 
 /// Sends 0..n-1 from the host before the agent runs (nothing runs until run_pending).
 std::vector<int> flood(runtime& rt, overflow_policy policy, int n, int& refused) {

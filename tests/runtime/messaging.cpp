@@ -13,11 +13,7 @@ using troupe::test::fn_factory;
 using troupe::test::named;
 
 namespace {
-runtime_config det() {
-  runtime_config c;
-  c.deterministic = true;
-  return c;
-}
+runtime_config det() { return troupe::test::deterministic_config(); }
 } // namespace
 
 TEST_CASE("a host message reaches an agent and the agent can answer by name") {

@@ -14,12 +14,7 @@ using troupe::test::fn_factory;
 using troupe::test::named;
 
 namespace {
-runtime_config det() {
-  runtime_config c;
-  c.deterministic = true;
-  c.transcript_capacity = 1000;
-  return c;
-}
+runtime_config det() { return troupe::test::deterministic_config(1000); }
 
 /// Remembers every message; throws on "boom".
 troupe::test::handler fragile(std::vector<std::size_t>& history_sizes) {

@@ -14,11 +14,7 @@ using troupe::test::fn_factory;
 using troupe::test::named;
 
 namespace {
-runtime_config det() {
-  runtime_config c;
-  c.deterministic = true;
-  return c;
-}
+runtime_config det() { return troupe::test::deterministic_config(); }
 } // namespace
 
 TEST_CASE("publication fans out to every matching subscriber exactly once") {

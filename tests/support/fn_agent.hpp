@@ -5,6 +5,7 @@
 #include <memory>
 
 #include <troupe/runtime/agent.hpp>
+#include <troupe/runtime/runtime.hpp>
 
 namespace troupe::test {
 
@@ -25,6 +26,15 @@ inline runtime::agent_factory fn_factory(handler fn) {
   return [fn](const runtime::agent_spec&) -> runtime::result<std::unique_ptr<runtime::agent_behavior>> {
     return std::make_unique<fn_behavior>(fn);
   };
+}
+
+/// A runtime configuration on CAF's test coordinator (virtual time, driven by the caller),
+/// keeping the last `transcript_capacity` events.
+inline runtime::runtime_config deterministic_config(std::size_t transcript_capacity = 0) {
+  runtime::runtime_config c;
+  c.deterministic = true;
+  c.transcript_capacity = transcript_capacity;
+  return c;
 }
 
 /// An agent spec with a name and defaults.
