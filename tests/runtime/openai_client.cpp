@@ -3,6 +3,8 @@
 // streaming format (or failing in the ways real servers fail).
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <map>
@@ -362,4 +364,190 @@ TEST_CASE("openai client: a server that answers with one JSON object (no stream)
   CHECK(r->text == "whole");
   CHECK(col.pieces["j"] == "whole");
   CHECK(r->completion_tokens == 1);
+}
+
+TEST_CASE("openai client: a server that stalls mid-stream ends in errc::timeout (deadline and read timeout)") {
+  gate g;
+  fake_server server([&](const httplib::Request&, httplib::Response& res) {
+    res.set_chunked_content_provider("text/event-stream", [&](std::size_t, httplib::DataSink& sink) {
+      const std::string first = "data: {\"choices\":[{\"delta\":{\"content\":\"slow\"}}]}\n\n";
+      sink.write(first.data(), first.size());
+      g.wait();  // says nothing more until the test ends
+      return false;
+    });
+  });
+  collector col;
+  {
+    auto c = client_for(server.url());
+    auto req = request("d");
+    req.deadline_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count() + 300;
+    auto r = run_one(*c, col, req);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::timeout);
+    CHECK(r.error().message.find("deadline") != std::string::npos);
+    CHECK(col.pieces["d"] == "slow");
+  }
+  {
+    openai_options o;
+    o.base_url = server.url();
+    o.read_timeout_ms = 300;
+    auto c = make_openai_client(o);
+    REQUIRE(c);
+    auto r = run_one(**c, col, request("silent"));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::timeout);
+    CHECK(r.error().message.find("sent nothing for 300 ms") != std::string::npos);
+  }
+  g.release();
+}
+
+TEST_CASE("openai client: cancel mid-stream closes the connection and reports errc::cancelled") {
+  gate g;
+  std::atomic<bool> write_failed{false};
+  fake_server server([&](const httplib::Request&, httplib::Response& res) {
+    res.set_chunked_content_provider("text/event-stream", [&](std::size_t, httplib::DataSink& sink) {
+      const std::string first = "data: {\"choices\":[{\"delta\":{\"content\":\"first\"}}]}\n\n";
+      sink.write(first.data(), first.size());
+      g.wait();  // the server goes quiet: cancel must not wait for it
+      // The client has closed the connection by now: writing more eventually fails.
+      const std::string more = "data: {\"choices\":[{\"delta\":{\"content\":\"more\"}}]}\n\n";
+      for (int i = 0; i < 1000 && !write_failed; ++i)
+        if (!sink.write(more.data(), more.size())) write_failed = true;
+      return false;
+    });
+  });
+  auto c = client_for(server.url());
+  collector col;
+  c->generate(request("c"), col.piece("c"), col.done("c"));
+  col.wait_piece("c");
+  c->cancel("c");
+  col.wait(1);
+  auto r = col.only("c");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::cancelled);
+  CHECK(col.pieces["c"] == "first");
+  g.release();
+  server.svr.stop();
+  server.thread.join();
+  server.thread = std::thread([] {});  // the fixture joins it again
+  CHECK(write_failed);
+  c->cancel("c");  // finished ids are ignored
+}
+
+TEST_CASE("openai client: the own queue is bounded: overloaded beyond it, cancel removes a waiting request") {
+  gate g;
+  fake_server server([&](const httplib::Request& req, httplib::Response& res) {
+    g.wait();
+    stream_reply(sse_of({json::parse(req.body)["messages"][1]["content"].get<std::string>()}))(req, res);
+  });
+  auto c = client_for(server.url(), 1, 2);
+  collector col;
+  c->generate(request("r1", "one"), col.piece("r1"), col.done("r1"));
+  g.wait_arrivals(1);  // r1 holds the only connection
+  c->generate(request("r2", "two"), col.piece("r2"), col.done("r2"));
+  c->generate(request("r3", "three"), col.piece("r3"), col.done("r3"));
+  c->generate(request("r4", "four"), col.piece("r4"), col.done("r4"));  // the queue (2) is full
+  c->generate(request("r2", "dup"), col.piece("dup"), col.done("dup"));
+  col.wait(2);
+  auto over = col.only("r4");
+  REQUIRE_FALSE(over);
+  CHECK(over.error().code == errc::overloaded);
+  CHECK(over.error().message.find("retry in about 1000 ms") != std::string::npos);
+  auto dup = col.only("dup");
+  REQUIRE_FALSE(dup);
+  CHECK(dup.error().code == errc::invalid_argument);
+  c->cancel("r3");
+  col.wait(3);
+  auto cancelled = col.only("r3");
+  REQUIRE_FALSE(cancelled);
+  CHECK(cancelled.error().code == errc::cancelled);
+  g.release();
+  col.wait(5);
+  CHECK(col.only("r1")->text == "one");
+  CHECK(col.only("r2")->text == "two");
+}
+
+TEST_CASE("openai client: many concurrent requests each get their own stream, once") {
+  fake_server server([](const httplib::Request& req, httplib::Response& res) {
+    const auto who = json::parse(req.body)["messages"][1]["content"].get<std::string>();
+    stream_reply(sse_of({who, "-", "a", "-", "b"}), 3)(req, res);
+  });
+  auto c = client_for(server.url(), 4, 64);
+  collector col;
+  constexpr int n = 48;
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 4; ++t)
+    callers.emplace_back([&, t] {
+      for (int i = t; i < n; i += 4) {
+        const auto id = fmt::format("q{}", i);
+        c->generate(request(id, id), col.piece(id), col.done(id));
+      }
+    });
+  for (auto& t : callers) t.join();
+  col.wait(n);
+  for (int i = 0; i < n; ++i) {
+    const auto id = fmt::format("q{}", i);
+    auto r = col.only(id);
+    REQUIRE(r);
+    CHECK(r->text == id + "-a-b");
+    CHECK(col.pieces[id] == id + "-a-b");
+  }
+}
+
+TEST_CASE("openai client: destroying the client ends waiting and running requests with errc::stopped") {
+  gate g;
+  fake_server server([&](const httplib::Request&, httplib::Response& res) {
+    res.set_chunked_content_provider("text/event-stream", [&](std::size_t, httplib::DataSink& sink) {
+      g.wait();
+      return false;
+    });
+  });
+  collector col;
+  {
+    auto c = client_for(server.url(), 1, 4);
+    c->generate(request("s1"), col.piece("s1"), col.done("s1"));
+    g.wait_arrivals(1);
+    c->generate(request("s2"), col.piece("s2"), col.done("s2"));
+  }
+  CHECK(col.n == 2);
+  for (const char* id : {"s1", "s2"}) {
+    auto r = col.only(id);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::stopped);
+  }
+  g.release();
+}
+
+TEST_CASE("openai client: corrupted streams over HTTP never crash and always end once") {
+  // Each request's user text is a seed; the server corrupts a valid stream with it.
+  const std::string valid = sse_of({"alpha", " beta", " gamma", "\xE2\x82\xAC"});
+  fake_server server([&](const httplib::Request& req, httplib::Response& res) {
+    const auto seed = std::stoul(json::parse(req.body)["messages"][1]["content"].get<std::string>());
+    std::mt19937 rng(static_cast<std::uint32_t>(seed));
+    std::string s = valid;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits && !s.empty(); ++e) {
+      const auto at = rng() % s.size();
+      switch (rng() % 4) {
+        case 0: s[at] = static_cast<char>(rng()); break;
+        case 1: s.erase(at, 1 + rng() % 8); break;
+        case 2: s.insert(at, std::string(1 + rng() % 3, "\n\r:{}\"[]"[rng() % 8])); break;
+        default: s.resize(at); break;
+      }
+    }
+    stream_reply(s, 1 + rng() % 16)(req, res);
+  });
+  auto c = client_for(server.url(), 4, 512);
+  collector col;
+  constexpr int n = 300;
+  for (int i = 0; i < n; ++i) c->generate(request(fmt::format("f{}", i), std::to_string(i)), nullptr, col.done(fmt::format("f{}", i)));
+  col.wait(n);
+  int ok = 0;
+  for (int i = 0; i < n; ++i) {
+    auto r = col.only(fmt::format("f{}", i));  // exactly one outcome each
+    if (r) ++ok;
+    else CHECK((r.error().code == errc::protocol || r.error().code == errc::unavailable));
+  }
+  MESSAGE(fmt::format("{} of {} corrupted streams still decoded", ok, n));
 }

@@ -58,12 +58,12 @@ public:
       std::unique_lock lock(mutex_);
       std::optional<error> refused;
       if (stopping_) refused = error{errc::stopped, "the HTTP inference client is shutting down"};
+      else if (ids_.count(j.request.request_id) != 0)
+        refused = error{errc::invalid_argument, fmt::format("request id '{}' is already in use", j.request.request_id)};
       else if (queue_.size() >= queue_capacity_)
         refused = error{errc::overloaded,
                         fmt::format("the queue for {} is full ({} requests waiting); retry in about {} ms",
                                     settings_.url_text, queue_capacity_, retry_after_ms_)};
-      else if (ids_.count(j.request.request_id) != 0)
-        refused = error{errc::invalid_argument, fmt::format("request id '{}' is already in use", j.request.request_id)};
       if (refused) {
         lock.unlock();
         j.on_done(tl::make_unexpected(std::move(*refused)));
