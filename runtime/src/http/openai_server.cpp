@@ -188,6 +188,7 @@ private:
     auto write = [&sink](const std::string& s) { return sink.write(s.data(), s.size()); };
     auto event = [&write](const std::string& json) { return write("data: " + json + "\n\n"); };
     if (!event(chunk_json(head, "", true))) return false;
+    std::string carry;  // the start of a UTF-8 character split between pieces
     for (;;) {
       std::deque<std::string> pieces;
       std::optional<result<generation_result>> outcome;
@@ -201,9 +202,15 @@ private:
         if (!write(": keep-alive\n\n")) return false;
         continue;
       }
-      for (const auto& piece : pieces)
-        if (!event(chunk_json(head, piece, false))) return false;
+      for (const auto& piece : pieces) {
+        carry += piece;
+        const auto k = utf8_complete_prefix(carry);
+        if (k == 0) continue;
+        if (!event(chunk_json(head, std::string_view(carry).substr(0, k), false))) return false;
+        carry.erase(0, k);
+      }
       if (!outcome) continue;
+      if (!carry.empty() && !event(chunk_json(head, carry, false))) return false;
       p.delivered = true;
       if (*outcome) {
         const auto& r = **outcome;

@@ -148,6 +148,17 @@ std::string error_json(std::string_view message, std::string_view type, int code
   return dump({{"error", {{"message", message}, {"type", type}, {"code", code}}}});
 }
 
+std::size_t utf8_complete_prefix(std::string_view text) {
+  const std::size_t n = text.size();
+  for (std::size_t back = 1; back <= 4 && back <= n; ++back) {
+    const auto c = static_cast<unsigned char>(text[n - back]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
+    const std::size_t need = c >= 0xF0 && c <= 0xF7 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    return need > back && c < 0xF8 ? n - back : n;
+  }
+  return n;  // only continuation bytes at the end: invalid anyway, send them
+}
+
 std::string models_json(const std::string& model, std::int64_t created) {
   return dump({{"object", "list"},
                {"data", json::array({{{"id", model}, {"object", "model"}, {"created", created}, {"owned_by", "troupe"}}})}});

@@ -43,6 +43,9 @@ std::string usage_chunk_json(const reply_head& head, const generation_result& r)
 std::string completion_json(const reply_head& head, const generation_result& r);
 /// {"error": {"message", "type", "code"}}.
 std::string error_json(std::string_view message, std::string_view type, int code);
+/// The length of the longest prefix of `text` that does not end inside an unfinished UTF-8
+/// sequence (the engine's pieces may split a character; the rest waits for the next piece).
+std::size_t utf8_complete_prefix(std::string_view text);
 /// The /v1/models list with one model.
 std::string models_json(const std::string& model, std::int64_t created);
 
