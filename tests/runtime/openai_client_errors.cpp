@@ -242,3 +242,22 @@ TEST_CASE("openai client: destroying the client ends waiting and running request
   }
   g.release();
 }
+
+TEST_CASE("openai client: dropping the last reference from inside its own callback is safe") {
+  fake_server server(stream_reply(sse_of({"x"})));
+  std::shared_ptr<inference_client> holder = client_for(server.url());
+  inference_client* raw = holder.get();
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  raw->generate(request("z"), nullptr, [&](result<generation_result> r) {
+    CHECK(r);
+    holder.reset();  // destroys the client on its worker thread
+    std::lock_guard lock(m);
+    done = true;
+    cv.notify_all();
+  });
+  std::unique_lock lock(m);
+  cv.wait(lock, [&] { return done; });
+  CHECK_FALSE(holder);
+}

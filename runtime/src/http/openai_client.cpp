@@ -29,14 +29,15 @@ struct job {
   std::shared_ptr<exchange_control> control = std::make_shared<exchange_control>();
 };
 
-class openai_client final : public inference_client {
+/// The queue and the running requests, shared by the client and its worker threads (so that a
+/// worker outlives the client safely when a callback drops the client's last reference).
+class client_core {
 public:
-  openai_client(detail::exchange_settings settings, const openai_options& o)
-      : settings_(std::move(settings)), queue_capacity_(o.queue_capacity), retry_after_ms_(o.retry_after_ms) {
-    for (std::size_t i = 0; i < o.max_concurrent; ++i) workers_.emplace_back([this] { run(); });
-  }
+  client_core(detail::exchange_settings settings, const openai_options& o)
+      : settings_(std::move(settings)), queue_capacity_(o.queue_capacity), retry_after_ms_(o.retry_after_ms) {}
 
-  ~openai_client() override {
+  /// Fails the waiting requests and cancels the running ones (they end with errc::stopped).
+  void stop() {
     std::deque<job> orphans;
     {
       std::lock_guard lock(mutex_);
@@ -46,13 +47,9 @@ public:
     }
     cv_.notify_all();
     for (auto& j : orphans) j.on_done(fail(errc::stopped, "the HTTP inference client is shutting down"));
-    for (auto& w : workers_) {
-      if (w.get_id() == std::this_thread::get_id()) w.detach();  // destroyed from its own callback
-      else w.join();
-    }
   }
 
-  void generate(generation_request request, piece_callback on_piece, done_callback on_done) override {
+  void generate(generation_request request, piece_callback on_piece, done_callback on_done) {
     job j{std::move(request), std::move(on_piece), std::move(on_done)};
     {
       std::unique_lock lock(mutex_);
@@ -75,7 +72,7 @@ public:
     cv_.notify_one();
   }
 
-  void cancel(std::string_view request_id) override {
+  void cancel(std::string_view request_id) {
     std::optional<job> waiting;
     {
       std::lock_guard lock(mutex_);
@@ -95,7 +92,7 @@ public:
       waiting->on_done(fail(errc::cancelled, fmt::format("generation {} cancelled", waiting->request.request_id)));
   }
 
-private:
+  /// A worker thread's loop: one exchange at a time until stop().
   void run() {
     for (;;) {
       job j;
@@ -119,6 +116,7 @@ private:
     }
   }
 
+private:
   const detail::exchange_settings settings_;
   const std::size_t queue_capacity_;
   const std::size_t retry_after_ms_;
@@ -130,6 +128,30 @@ private:
   std::map<std::string, std::shared_ptr<exchange_control>, std::less<>> running_;  ///< guarded by mutex_
   std::set<std::string, std::less<>> ids_;        ///< ids queued or running; guarded by mutex_
   bool stopping_ = false;                       ///< guarded by mutex_
+};
+
+class openai_client final : public inference_client {
+public:
+  openai_client(detail::exchange_settings settings, const openai_options& o)
+      : core_(std::make_shared<client_core>(std::move(settings), o)) {
+    for (std::size_t i = 0; i < o.max_concurrent; ++i) workers_.emplace_back([core = core_] { core->run(); });
+  }
+
+  ~openai_client() override {
+    core_->stop();
+    for (auto& w : workers_) {
+      if (w.get_id() == std::this_thread::get_id()) w.detach();  // destroyed from its own callback
+      else w.join();
+    }
+  }
+
+  void generate(generation_request request, piece_callback on_piece, done_callback on_done) override {
+    core_->generate(std::move(request), std::move(on_piece), std::move(on_done));
+  }
+  void cancel(std::string_view request_id) override { core_->cancel(request_id); }
+
+private:
+  std::shared_ptr<client_core> core_;
   std::vector<std::thread> workers_;
 };
 
