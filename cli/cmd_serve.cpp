@@ -27,7 +27,7 @@ struct serve_args {
   std::size_t max_sequences = 4;
   std::size_t queue = 64;
   std::size_t ctx = 0;
-  std::size_t max_connections = 16;
+  std::size_t max_connections = 0;  // 0: max_sequences + queue + 4
 };
 
 exit_code run_serve(const serve_args& a) {
@@ -54,7 +54,9 @@ exit_code run_serve(const serve_args& a) {
   so.host = a.host;
   so.port = a.port;
   so.model_name = a.model_name.empty() ? std::filesystem::path(a.model_path).stem().string() : a.model_name;
-  so.max_connections = a.max_connections;
+  // Enough connection threads for every request the engine accepts (so that a full engine
+  // answers 503 rather than leaving connections waiting), plus a few for /health and refusals.
+  so.max_connections = a.max_connections != 0 ? a.max_connections : a.max_sequences + a.queue + 4;
   so.retry_after_ms = eo.retry_after_ms;
   auto server = runtime::start_openai_server(*engine, so);
   if (!server) {
@@ -83,8 +85,8 @@ void add_serve_command(CLI::App& app, exit_code& code) {
   cmd->add_option("--max-sequences", a->max_sequences, "Requests decoded together")->capture_default_str();
   cmd->add_option("--queue", a->queue, "Requests waiting beyond those; more get HTTP 503")->capture_default_str();
   cmd->add_option("--ctx", a->ctx, "KV cache tokens per sequence (0 = min(model's, 4096))");
-  cmd->add_option("--max-connections", a->max_connections, "HTTP connections served at once")
-      ->capture_default_str();
+  cmd->add_option("--max-connections", a->max_connections,
+                  "HTTP connections served at once (0 = max-sequences + queue + 4)");
   cmd->add_option("--model-name", a->model_name, "Model id reported by /v1/models (default: file name)");
   cmd->callback([a, &code] { code = run_serve(*a); });
 }
