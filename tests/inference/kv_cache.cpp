@@ -34,7 +34,7 @@ std::unique_ptr<context> make_ctx(std::shared_ptr<const model> m, opts o) {
     p.kv_budget_bytes = o.budget_blocks * hp.n_layer * 2 * o.block * hp.kv_dim() * (o.kv == tensor_type::f32 ? 4 : 2);
   }
   auto ctx = context::create(std::move(m), p);
-  REQUIRE_MESSAGE(ctx.has_value(), ctx.error().message);
+  REQUIRE_MESSAGE(ctx.has_value(), (ctx ? std::string{} : ctx.error().message));
   return std::move(*ctx);
 }
 
@@ -55,7 +55,7 @@ std::vector<float> run(context& ctx, seq_id seq, std::vector<std::int32_t> toks,
   b.add(seq, std::move(toks), mode);
   std::vector<float> logits;
   auto ok = ctx.decode(b, logits);
-  REQUIRE_MESSAGE(ok.has_value(), ok.error().message);
+  REQUIRE_MESSAGE(ok.has_value(), (ok ? std::string{} : ok.error().message));
   return logits;
 }
 

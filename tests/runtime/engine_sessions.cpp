@@ -67,7 +67,7 @@ std::vector<generation_result> run_all(engine_client& c, std::vector<generation_
   cv.wait(lock, [&] { return n == out.size(); });
   std::vector<generation_result> results;
   for (auto& r : out) {
-    REQUIRE_MESSAGE(r->has_value(), r->error().message);
+    REQUIRE_MESSAGE(r->has_value(), (*r ? std::string{} : r->error().message));
     results.push_back(std::move(**r));
   }
   return results;
