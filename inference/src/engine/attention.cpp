@@ -34,23 +34,27 @@ void attend_as(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t
   block_pool& pool = cache.pool();
   const auto table = cache.table(slot);
   const std::size_t hd = hp.head_dim, n = pos + 1, bt = cache.block_tokens(), kv_dim = hp.kv_dim();
-  const std::size_t group = hp.n_head / hp.n_head_kv;
+  const std::size_t group = hp.n_head / hp.n_head_kv, h0 = g * group;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  for (std::size_t h = g * group; h < (g + 1) * group; ++h) {
-    const float* q = q_tok + h * hd;  // (head_dim)
-    for (std::size_t j0 = 0, blk = 0; j0 < n; j0 += bt, ++blk) {
-      const T* keys = reinterpret_cast<const T*>(pool.key(table[blk], layer)) + g * hd;  // (bt, kv_dim)
-      const std::size_t m = std::min(bt, n - j0);
-      for (std::size_t j = 0; j < m; ++j) scores[j0 + j] = dot_row(keys + j * kv_dim, q, hd) * scale;
-    }
-    softmax(scores, n);
-    float* o = out_tok + h * hd;  // (head_dim)
-    std::fill(o, o + hd, 0.0f);
-    for (std::size_t j0 = 0, blk = 0; j0 < n; j0 += bt, ++blk) {
-      const T* values = reinterpret_cast<const T*>(pool.value(table[blk], layer)) + g * hd;  // (bt, kv_dim)
-      const std::size_t m = std::min(bt, n - j0);
-      for (std::size_t j = 0; j < m; ++j) axpy_row(o, scores[j0 + j], values + j * kv_dim, hd);
-    }
+  // Each key and value row is read once for all query heads of the group (GQA): scores of
+  // head h0 + i are scores[i * n ..].
+  for (std::size_t j0 = 0, blk = 0; j0 < n; j0 += bt, ++blk) {
+    const T* keys = reinterpret_cast<const T*>(pool.key(table[blk], layer)) + g * hd;  // (bt, kv_dim)
+    const std::size_t m = std::min(bt, n - j0);
+    for (std::size_t j = 0; j < m; ++j)
+      for (std::size_t i = 0; i < group; ++i)
+        scores[i * n + j0 + j] = dot_row(keys + j * kv_dim, q_tok + (h0 + i) * hd, hd) * scale;
+  }
+  for (std::size_t i = 0; i < group; ++i) {
+    softmax(scores + i * n, n);
+    std::fill(out_tok + (h0 + i) * hd, out_tok + (h0 + i + 1) * hd, 0.0f);
+  }
+  for (std::size_t j0 = 0, blk = 0; j0 < n; j0 += bt, ++blk) {
+    const T* values = reinterpret_cast<const T*>(pool.value(table[blk], layer)) + g * hd;  // (bt, kv_dim)
+    const std::size_t m = std::min(bt, n - j0);
+    for (std::size_t j = 0; j < m; ++j)
+      for (std::size_t i = 0; i < group; ++i)
+        axpy_row(out_tok + (h0 + i) * hd, scores[i * n + j0 + j], values + j * kv_dim, hd);
   }
 }
 

@@ -17,7 +17,7 @@ void store_kv(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t 
 /// Attention of one token for the query heads sharing kv head `g`, reading positions 0..pos
 /// of `slot` from the cache (which already holds this pass's keys and values).
 /// q_tok: (n_head, head_dim) of the token; out_tok: (n_head, head_dim), the heads of group g
-/// written; scores: scratch of at least pos + 1 floats.
+/// written; scores: scratch of at least (n_head / n_head_kv) * (pos + 1) floats.
 void attend(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t pos, std::size_t g,
             const hparams& hp, const float* q_tok, float* out_tok, float* scores);
 

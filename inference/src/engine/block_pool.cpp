@@ -73,7 +73,9 @@ void block_pool::release(block_id b) {
 }
 
 void block_pool::copy(block_id dst, block_id src) {
-  std::memcpy(data_.get() + offset(dst, 0, 0), data_.get() + offset(src, 0, 0), block_bytes_);
+  for (std::size_t l = 0; l < n_layer_; ++l)
+    for (std::size_t kv = 0; kv < 2; ++kv)
+      std::memcpy(data_.get() + offset(dst, l, kv), data_.get() + offset(src, l, kv), plane_bytes_);
 }
 
 std::optional<block_id> block_pool::register_block(block_id b, std::uint64_t hash, std::uint64_t parent_hash,

@@ -24,8 +24,9 @@ namespace troupe::inference {
 using block_id = std::uint32_t;
 
 /// Owns the KV blocks, their refcounts, the prefix index and the LRU list of cached blocks.
-/// Layout of block b: for each layer, keys (block_tokens, kv_dim) then values (block_tokens,
-/// kv_dim), elements of kv_type (F16 bits or F32).
+/// Layout: per layer, the keys of all blocks, then the values of all blocks; block b of one of
+/// those planes is (block_tokens, kv_dim) elements of kv_type (F16 bits or F32). Layer-major,
+/// so a sequence whose blocks have consecutive ids reads one layer's keys as one stream.
 class block_pool {
 public:
   /// A pool of `n_blocks` blocks (n_blocks >= 1, kv_type F16 or F32).
@@ -90,7 +91,7 @@ private:
   };
 
   [[nodiscard]] std::size_t offset(block_id b, std::size_t layer, std::size_t kv) const {
-    return b * block_bytes_ + (layer * 2 + kv) * plane_bytes_;
+    return ((layer * 2 + kv) * n_blocks_ + b) * plane_bytes_;
   }
   [[nodiscard]] std::span<const std::int32_t> tokens_of(block_id b) const {
     return {tokens_.data() + static_cast<std::size_t>(b) * block_tokens_, block_tokens_};
@@ -100,7 +101,7 @@ private:
   tensor_type kv_type_;
   std::size_t plane_bytes_;  ///< keys (or values) of one layer in one block
   std::size_t block_bytes_;
-  std::unique_ptr<std::byte[]> data_;    // (n_blocks, n_layer, 2, block_tokens, kv_dim) elements
+  std::unique_ptr<std::byte[]> data_;    // (n_layer, 2, n_blocks, block_tokens, kv_dim) elements
   std::vector<block_meta> meta_;         // (n_blocks)
   std::vector<std::int32_t> tokens_;     // (n_blocks, block_tokens) tokens of registered blocks
   std::vector<block_id> free_;           // unreferenced, unregistered; popped from the back

@@ -60,7 +60,8 @@ void context::compute(std::span<const token_info> toks, float* logits_out) {
   std::vector<float> att(T * q_dim); // (T, n_head * head_dim) attention output
   std::vector<float> hb(T * ff);     // (T, n_ff) gate, then swiglu
   std::vector<float> hb2(T * ff);    // (T, n_ff) up
-  std::vector<float> scores(pool.size() * n_ctx_);  // (threads, n_ctx) attention scores
+  const std::size_t group = hp.n_head / hp.n_head_kv;
+  std::vector<float> scores(pool.size() * group * n_ctx_);  // (threads, group, n_ctx) attention scores
 
   for (std::size_t t = 0; t < T; ++t) m.embed(toks[t].token, x.data() + t * dim);
 
@@ -84,7 +85,7 @@ void context::compute(std::span<const token_info> toks, float* logits_out) {
     pool.parallel_for(T * hp.n_head_kv, [&](std::size_t item, std::size_t thread) {
       const std::size_t t = item / hp.n_head_kv, g = item % hp.n_head_kv;
       attend(*cache_, l, toks[t].slot, toks[t].pos, g, hp, q.data() + t * q_dim,
-             att.data() + t * q_dim, scores.data() + thread * n_ctx_);
+             att.data() + t * q_dim, scores.data() + thread * group * n_ctx_);
     });
     matmul(w.wo, att.data(), T, xb.data(), &pool);
     for (std::size_t i = 0; i < T * dim; ++i) x[i] += xb[i];
