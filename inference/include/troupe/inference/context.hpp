@@ -141,7 +141,7 @@ private:
   std::unique_ptr<thread_pool> pool_;
   std::unique_ptr<kv_cache> cache_;
   std::vector<float> scratch_;  ///< activations of one pass (see compute())
-  std::size_t computed_tokens_ = 0;
+  std::size_t computed_tokens_ = 0;  ///< tokens run through decode (kv_stats::computed_tokens)
 };
 
 } // namespace troupe::inference
