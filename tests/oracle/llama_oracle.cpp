@@ -141,7 +141,12 @@ int run(options o) {
     cp.n_ctx = o.n_ctx > 0 ? o.n_ctx : ((n_prompt + o.greedy + 255) / 256) * 256;
     cp.n_batch = cp.n_ubatch = static_cast<uint32_t>(n_prompt);
     cp.n_threads = cp.n_threads_batch = o.threads;
-    if (o.kv_f32) cp.type_k = cp.type_v = GGML_TYPE_F32;
+    if (o.kv_f32) {
+      cp.type_k = cp.type_v = GGML_TYPE_F32;
+      // Flash attention casts an F32 cache to F16 before use (llama-graph.cpp), which would
+      // undo the point of --kv-f32: the plain path keeps K, V, KQ and softmax in F32.
+      cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    }
     llama_context* ctx = llama_init_from_model(model, cp);
     if (ctx == nullptr) {
       std::fprintf(stderr, "llama_oracle: cannot create a context\n");

@@ -1,12 +1,12 @@
 // context::compute: one pass of the fast forward pass over the tokens of a batch (any mix of
 // sequences). Weight products are matrix-matrix over all tokens; attention runs per (token,
-// kv head) in parallel over the F16 cache.
+// kv head) in parallel over the paged cache (engine/attention.cpp).
 #include <algorithm>
 #include <cmath>
 
+#include "engine/attention.hpp"
 #include "engine/kv_cache.hpp"
 #include "engine/token_info.hpp"
-#include "troupe/inference/fp16.hpp"
 #include "troupe/inference/matmul.hpp"
 #include "troupe/inference/ops.hpp"
 #include "troupe/inference/thread_pool.hpp"
@@ -14,25 +14,6 @@
 namespace troupe::inference {
 
 namespace {
-
-/// Attention of one token for the query heads sharing kv head `g`, reading positions 0..pos
-/// of its sequence from the F16 cache (which already holds this pass's keys and values).
-/// scores: scratch of at least pos + 1 floats.
-void attend(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t pos, std::size_t g,
-            const hparams& hp, const float* q_tok, float* out_tok, float* scores) {
-  const std::size_t hd = hp.head_dim, n = pos + 1;
-  const std::size_t group = hp.n_head / hp.n_head_kv;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  for (std::size_t h = g * group; h < (g + 1) * group; ++h) {
-    const float* q = q_tok + h * hd;  // (head_dim)
-    for (std::size_t j = 0; j < n; ++j)
-      scores[j] = dot_f16(cache.key(layer, slot, j) + g * hd, q, hd) * scale;
-    softmax(scores, n);
-    float* o = out_tok + h * hd;  // (head_dim)
-    std::fill(o, o + hd, 0.0f);
-    for (std::size_t j = 0; j < n; ++j) axpy_f16(o, scores[j], cache.value(layer, slot, j) + g * hd, hd);
-  }
-}
 
 /// RoPE over x(n_heads, head_dim) at `pos`; with linear scaling the position is fractional,
 /// which ops.hpp's rope (integer positions) does not take, so that rare case is done here.
@@ -79,7 +60,8 @@ void context::compute(std::span<const token_info> toks, float* logits_out) {
   std::vector<float> att(T * q_dim); // (T, n_head * head_dim) attention output
   std::vector<float> hb(T * ff);     // (T, n_ff) gate, then swiglu
   std::vector<float> hb2(T * ff);    // (T, n_ff) up
-  std::vector<float> scores(pool.size() * n_ctx_);  // (threads, n_ctx) attention scores
+  const std::size_t group = hp.n_head / hp.n_head_kv;
+  std::vector<float> scores(pool.size() * group * n_ctx_);  // (threads, group, n_ctx) attention scores
 
   for (std::size_t t = 0; t < T; ++t) m.embed(toks[t].token, x.data() + t * dim);
 
@@ -98,13 +80,12 @@ void context::compute(std::span<const token_info> toks, float* logits_out) {
     for (std::size_t t = 0; t < T; ++t) {
       rope_at(q.data() + t * q_dim, hp.n_head, toks[t].pos, hp);
       rope_at(k.data() + t * kv_dim, hp.n_head_kv, toks[t].pos, hp);
-      f32_to_f16_row(k.data() + t * kv_dim, cache_->key(l, toks[t].slot, toks[t].pos), kv_dim);
-      f32_to_f16_row(v.data() + t * kv_dim, cache_->value(l, toks[t].slot, toks[t].pos), kv_dim);
+      store_kv(*cache_, l, toks[t].slot, toks[t].pos, k.data() + t * kv_dim, v.data() + t * kv_dim, kv_dim);
     }
     pool.parallel_for(T * hp.n_head_kv, [&](std::size_t item, std::size_t thread) {
       const std::size_t t = item / hp.n_head_kv, g = item % hp.n_head_kv;
       attend(*cache_, l, toks[t].slot, toks[t].pos, g, hp, q.data() + t * q_dim,
-             att.data() + t * q_dim, scores.data() + thread * n_ctx_);
+             att.data() + t * q_dim, scores.data() + thread * group * n_ctx_);
     });
     matmul(w.wo, att.data(), T, xb.data(), &pool);
     for (std::size_t i = 0; i < T * dim; ++i) x[i] += xb[i];

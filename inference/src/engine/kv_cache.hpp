@@ -1,62 +1,94 @@
-// The KV cache of a context: F16 keys and values for a fixed number of sequence slots, each
-// with a fixed capacity of n_ctx positions. Layout per layer: (n_slots, n_ctx, kv_dim) for
-// keys and the same for values, so one sequence's keys of one layer are contiguous.
+// The paged KV cache of a context: sequence slots, each with a block table into a shared
+// block_pool (positions p of a sequence live in block table[p / block_tokens] at row
+// p % block_tokens), the tokens it holds, and the chained hashes of its full blocks.
+//
+// Writing: a batch first checks that every entry fits (fits()), then prepare() truncates a
+// rewound sequence, detaches the block it will write into when that block is shared or
+// registered, and allocates the blocks for the new positions; the forward pass writes the
+// keys and values; commit() records the tokens and registers the blocks that became full in
+// the prefix index, so that later sequences with the same prefix can share them
+// (attach_prefix()).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
+
+#include "engine/block_pool.hpp"
 
 namespace troupe::inference {
 
-/// Owns the cache memory and which slots are in use.
+/// One entry of a batch as the cache sees it: sequence `slot` gets positions [pos0, end).
+struct kv_write {
+  std::size_t slot, pos0, end;
+};
+
+/// Sequence slots over a block pool. Used by one thread (the context's caller).
 class kv_cache {
 public:
-  kv_cache(std::size_t n_layer, std::size_t n_slots, std::size_t n_ctx, std::size_t kv_dim)
-      : n_layer_(n_layer), n_slots_(n_slots), n_ctx_(n_ctx), kv_dim_(kv_dim),
-        keys_(n_layer * n_slots * n_ctx * kv_dim), values_(keys_.size()),
-        in_use_(n_slots, false), length_(n_slots, 0) {}
+  kv_cache(std::size_t n_layer, std::size_t n_slots, std::size_t kv_dim, std::size_t block_tokens,
+           std::size_t n_blocks, tensor_type kv_type);
 
-  /// Keys of (layer, slot, pos): kv_dim halves, then the following positions.
-  [[nodiscard]] std::uint16_t* key(std::size_t layer, std::size_t slot, std::size_t pos) {
-    return keys_.data() + offset(layer, slot, pos);
+  [[nodiscard]] block_pool& pool() { return pool_; }
+  [[nodiscard]] const block_pool& pool() const { return pool_; }
+  [[nodiscard]] std::size_t block_tokens() const { return pool_.block_tokens(); }
+  [[nodiscard]] std::size_t n_slots() const { return seqs_.size(); }
+  [[nodiscard]] bool in_use(std::size_t slot) const { return seqs_[slot].in_use; }
+  [[nodiscard]] std::size_t length(std::size_t slot) const { return seqs_[slot].tokens.size(); }
+  /// Block table of a slot: block of positions [i * block_tokens, (i + 1) * block_tokens).
+  [[nodiscard]] std::span<const block_id> table(std::size_t slot) const { return seqs_[slot].table; }
+
+  /// A free slot, marked in use and empty, or n_slots() when none is free.
+  std::size_t acquire();
+  /// Empties a slot and gives back its blocks (registered ones stay cached).
+  void release(std::size_t slot);
+
+  /// For an empty slot: shares the longest chain of registered blocks that matches the
+  /// start of `tokens`, keeping at least one token of `tokens` out (so that computing the rest
+  /// yields logits). Returns the positions now in the slot (a multiple of block_tokens).
+  std::size_t attach_prefix(std::size_t slot, std::span<const std::int32_t> tokens);
+
+  /// True when the blocks for all `writes` (distinct slots, pos0 <= length) can be had.
+  [[nodiscard]] bool fits(std::span<const kv_write> writes) const;
+  /// Makes positions [w.pos0, w.end) of w.slot writable (see the file comment). Call only
+  /// after fits() said yes for the whole batch, truncations of all entries first.
+  void truncate(const kv_write& w);
+  void reserve(const kv_write& w);
+  /// Records the tokens written at [pos0, pos0 + tokens.size()) and registers the blocks of
+  /// the slot that are now full.
+  void commit(std::size_t slot, std::size_t pos0, std::span<const std::int32_t> tokens);
+
+  /// Pointer to the key row (kv_dim elements) of (slot, layer, pos); the block must be there.
+  [[nodiscard]] std::byte* key_at(std::size_t slot, std::size_t layer, std::size_t pos) {
+    return row(pool_.key(seqs_[slot].table[pos / block_tokens()], layer), pos);
   }
-  /// Values of (layer, slot, pos), laid out as key().
-  [[nodiscard]] std::uint16_t* value(std::size_t layer, std::size_t slot, std::size_t pos) {
-    return values_.data() + offset(layer, slot, pos);
+  /// Pointer to the value row of (slot, layer, pos), as key_at().
+  [[nodiscard]] std::byte* value_at(std::size_t slot, std::size_t layer, std::size_t pos) {
+    return row(pool_.value(seqs_[slot].table[pos / block_tokens()], layer), pos);
   }
 
-  [[nodiscard]] std::size_t n_slots() const { return n_slots_; }
-  [[nodiscard]] std::size_t n_ctx() const { return n_ctx_; }
-  [[nodiscard]] bool in_use(std::size_t slot) const { return in_use_[slot]; }
-  [[nodiscard]] std::size_t length(std::size_t slot) const { return length_[slot]; }
-  void set_length(std::size_t slot, std::size_t n) { length_[slot] = n; }
-
-  /// A free slot, marked in use, or n_slots() when none is free.
-  std::size_t acquire() {
-    for (std::size_t s = 0; s < n_slots_; ++s)
-      if (!in_use_[s]) {
-        in_use_[s] = true;
-        length_[s] = 0;
-        return s;
-      }
-    return n_slots_;
-  }
-  void release(std::size_t slot) {
-    in_use_[slot] = false;
-    length_[slot] = 0;
-  }
+  /// Prompt tokens taken from the cache / not found there, by attach_prefix().
+  [[nodiscard]] std::size_t hit_tokens() const { return hit_tokens_; }
+  [[nodiscard]] std::size_t miss_tokens() const { return miss_tokens_; }
 
 private:
-  [[nodiscard]] std::size_t offset(std::size_t layer, std::size_t slot, std::size_t pos) const {
-    return ((layer * n_slots_ + slot) * n_ctx_ + pos) * kv_dim_;
-  }
+  struct sequence {
+    bool in_use = false;
+    std::vector<std::int32_t> tokens;   ///< (length) what the cache holds, in order
+    std::vector<block_id> table;        ///< (ceil(length / block_tokens) or more, after reserve)
+    std::vector<std::uint64_t> hashes;  ///< chained hashes of the first hashes.size() full blocks
+  };
 
-  std::size_t n_layer_, n_slots_, n_ctx_, kv_dim_;
-  std::vector<std::uint16_t> keys_;    // (n_layer, n_slots, n_ctx, kv_dim) f16 bits
-  std::vector<std::uint16_t> values_;  // (n_layer, n_slots, n_ctx, kv_dim) f16 bits
-  std::vector<bool> in_use_;           // (n_slots)
-  std::vector<std::size_t> length_;    // (n_slots) tokens cached
+  [[nodiscard]] std::byte* row(std::byte* block, std::size_t pos) const {
+    return block + (pos % block_tokens()) * row_bytes_;
+  }
+  void drop_blocks_from(sequence& s, std::size_t first_block);
+
+  block_pool pool_;
+  std::size_t row_bytes_;  ///< one position's keys (or values) of one layer
+  std::vector<sequence> seqs_;
+  std::size_t hit_tokens_ = 0, miss_tokens_ = 0;
 };
 
 } // namespace troupe::inference

@@ -21,10 +21,12 @@ inference::sampler_params sampler_from(const sampling_params& s) {
 
 } // namespace
 
-active_request::active_request(queued_request r, inference::seq_id seq, std::vector<std::int32_t> prompt)
+active_request::active_request(queued_request r, inference::seq_id seq, std::vector<std::int32_t> prompt,
+                               std::size_t cached)
     : req_(std::move(r)),
       seq_(seq),
       prompt_(std::move(prompt)),
+      prefilled_(cached),
       sampler_(sampler_from(req_.request.sampling)),
       stops_(req_.request.sampling.stop) {
   for (std::int32_t t : prompt_) sampler_.accept(t);

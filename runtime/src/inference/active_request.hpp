@@ -20,8 +20,9 @@ namespace troupe::runtime::detail {
 /// The state of a running request. Owned and used by one model worker only.
 class active_request {
 public:
-  /// A request with prompt `prompt` (non-empty) in sequence `seq`.
-  active_request(queued_request r, inference::seq_id seq, std::vector<std::int32_t> prompt);
+  /// A request with prompt `prompt` (non-empty) in sequence `seq`, whose first `cached`
+  /// tokens (< prompt.size()) the sequence holds already (a reused prefix).
+  active_request(queued_request r, inference::seq_id seq, std::vector<std::int32_t> prompt, std::size_t cached = 0);
 
   [[nodiscard]] const std::string& id() const { return req_.request.request_id; }
   [[nodiscard]] inference::seq_id seq() const { return seq_; }
@@ -49,7 +50,7 @@ private:
   queued_request req_;
   inference::seq_id seq_;
   std::vector<std::int32_t> prompt_;
-  std::size_t prefilled_ = 0;        ///< prompt tokens handed to a forward pass
+  std::size_t prefilled_ = 0;        ///< prompt tokens cached (reused) or handed to a forward pass
   inference::sampler sampler_;
   inference::utf8_stream utf8_;
   inference::stop_matcher stops_;

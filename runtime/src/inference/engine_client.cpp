@@ -58,6 +58,10 @@ public:
       s.max_batch_sequences = std::max(s.max_batch_sequences, c.max_batch_sequences.load());
       s.completed += c.completed.load();
       s.failed += c.failed.load();
+      s.prompt_tokens += c.prompt_tokens.load();
+      s.prefix_hit_tokens += c.prefix_hit_tokens.load();
+      s.prompt_tokens_computed += c.prompt_tokens_computed.load();
+      s.kv_evictions += c.kv_evictions.load();
     }
     return s;
   }

@@ -22,6 +22,11 @@ result<std::unique_ptr<model_worker>> model_worker::load(const std::string& path
   cp.n_ctx = options.context_tokens;
   if (n_ctx_train > 0 && cp.n_ctx > n_ctx_train) cp.n_ctx = n_ctx_train;  // no use beyond training
   cp.n_threads = options.n_threads;
+  cp.kv_block_tokens = options.kv_block_tokens;
+  cp.kv_budget_bytes = options.kv_budget_bytes;
+  if (options.kv_type == "f16" || options.kv_type == "F16") cp.kv_type = inference::tensor_type::f16;
+  else if (options.kv_type == "f32" || options.kv_type == "F32") cp.kv_type = inference::tensor_type::f32;
+  else return runtime::fail(errc::invalid_argument, fmt::format("kv_type '{}' is not f16 or f32", options.kv_type));
   auto ctx = inference::context::create(*m, cp);
   if (!ctx) return bad(ctx.error());
   return std::unique_ptr<model_worker>(
@@ -133,7 +138,12 @@ void model_worker::admit() {
       fail(r, errc::invalid_argument, fmt::format("generation {}: {}", id, problem));
       continue;
     }
-    active_.emplace_back(std::move(r), *seq, std::move(*prompt));
+    std::size_t reused = 0;
+    if (options_.prefix_cache) reused = ctx_->seq_attach_prefix(*seq, *prompt).value_or(0);
+    counters_.prompt_tokens.fetch_add(prompt->size(), std::memory_order_relaxed);
+    counters_.prefix_hit_tokens.fetch_add(reused, std::memory_order_relaxed);
+    counters_.prompt_tokens_computed.fetch_add(prompt->size() - reused, std::memory_order_relaxed);
+    active_.emplace_back(std::move(r), *seq, std::move(*prompt), reused);
   }
 }
 
@@ -155,7 +165,9 @@ void model_worker::step() {
          !counters_.max_batch_sequences.compare_exchange_weak(seen, b.entries.size())) {}
 
   // 4. One forward pass for all of them.
-  if (auto ok = ctx_->decode(b, logits_); !ok) {
+  auto ok = ctx_->decode(b, logits_);
+  counters_.kv_evictions.store(ctx_->cache_stats().evictions, std::memory_order_relaxed);
+  if (!ok) {
     const auto message = fmt::format("engine error on '{}': {}", path_, ok.error().message);
     std::vector<inference::seq_id> in_batch;
     for (const auto& e : b.entries) in_batch.push_back(e.seq);

@@ -25,13 +25,18 @@ struct worker_counters {
   std::atomic<std::size_t> max_batch_sequences{0};
   std::atomic<std::size_t> completed{0};
   std::atomic<std::size_t> failed{0};
+  std::atomic<std::size_t> prompt_tokens{0};
+  std::atomic<std::size_t> prefix_hit_tokens{0};
+  std::atomic<std::size_t> prompt_tokens_computed{0};
+  std::atomic<std::size_t> kv_evictions{0};
 };
 
 /// Runs one model. Callers hand requests over through submit() and cancel(); the worker
 /// thread (started by the constructor, joined by stop()) does everything else. Each step of
 /// its loop:
 ///   1. drops cancelled and expired requests (their sequence slots free at once),
-///   2. admits waiting requests into free slots (tokenizing their prompts),
+///   2. admits waiting requests into free slots (tokenizing their prompts and attaching the
+///      cached KV blocks of their longest cached prefix, when prefix_cache is on),
 ///   3. builds one batch: a prompt chunk of each prefilling request (prefill_chunk_tokens in
 ///      all, oldest request first) and the last sampled token of each decoding one,
 ///   4. runs it in one context::decode call and samples each request's next token,

@@ -1,8 +1,10 @@
 // An inference_client backed by troupe's own engine on the CPU: one engine (model, tokenizer,
-// context with a KV cache per sequence, worker thread) per distinct model file, shared by every
+// context with a paged KV cache, worker thread) per distinct model file, shared by every
 // profile that names that file. Each engine batches its running requests continuously: every
 // step new requests join (their prompts prefilled in bounded chunks), finished ones leave, and
-// all running sequences decode together in one batched forward pass.
+// all running sequences decode together in one batched forward pass. KV blocks of finished
+// requests stay cached, so a prompt that starts like an earlier one (an agent's next turn, a
+// shared system prompt) computes only what is new.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +29,16 @@ struct engine_options {
   std::size_t prefill_chunk_tokens = 64; ///< prompt tokens computed per step, over all requests
   std::size_t n_threads = 0;        ///< engine threads per model; 0 = hardware concurrency
   std::size_t retry_after_ms = 1000; ///< the retry hint given with errc::overloaded
+  /// KV cache positions per block (the unit of prefix sharing and of eviction).
+  std::size_t kv_block_tokens = 16;
+  /// Memory of each model's KV cache in bytes; 0 = max_sequences * context_tokens positions'
+  /// worth. Blocks no running request holds stay cached for prefix reuse until needed.
+  std::size_t kv_budget_bytes = 0;
+  std::string kv_type = "f16";      ///< element type of cached keys/values: "f16" or "f32"
+  /// Sessions: a request whose prompt starts like an earlier one (the same agent's previous
+  /// turn, a system prompt or transcript shared by several agents) reuses the cached KV
+  /// blocks of that start and computes only the rest. false = every prompt computed whole.
+  bool prefix_cache = true;
 };
 
 /// Counters of one client, summed over its models (for tests and diagnostics).
@@ -35,6 +47,10 @@ struct engine_stats {
   std::size_t max_batch_sequences = 0; ///< most sequences seen in one forward pass
   std::size_t completed = 0;          ///< requests that ended with a result
   std::size_t failed = 0;             ///< requests that ended with an error (cancel included)
+  std::size_t prompt_tokens = 0;      ///< prompt tokens of admitted requests
+  std::size_t prefix_hit_tokens = 0;  ///< of those, taken from the KV cache (not computed)
+  std::size_t prompt_tokens_computed = 0; ///< of those, computed (prompt_tokens - prefix_hit_tokens)
+  std::size_t kv_evictions = 0;       ///< cached KV blocks evicted to make room
 };
 
 /// The engine-backed client. `generate` never blocks: it queues the request (or fails it

@@ -1,0 +1,84 @@
+#include "engine/attention.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "troupe/inference/fp16.hpp"
+#include "troupe/inference/ops.hpp"
+
+namespace troupe::inference {
+
+namespace {
+
+// Element access of the two cache types, so that one loop serves both.
+inline float dot_row(const std::uint16_t* k, const float* q, std::size_t n) { return dot_f16(k, q, n); }
+inline void axpy_row(float* y, float a, const std::uint16_t* v, std::size_t n) { axpy_f16(y, a, v, n); }
+
+inline float dot_row(const float* k, const float* q, std::size_t n) {
+  float s[8] = {};  // eight partial sums: vectorisable without reassociating one long chain
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (std::size_t j = 0; j < 8; ++j) s[j] += k[i + j] * q[i + j];
+  float r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  for (; i < n; ++i) r += k[i] * q[i];
+  return r;
+}
+inline void axpy_row(float* y, float a, const float* v, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] += a * v[i];
+}
+
+template <class T>
+void attend_as(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t pos, std::size_t g,
+               const hparams& hp, const float* q_tok, float* out_tok, float* scores) {
+  block_pool& pool = cache.pool();
+  const auto table = cache.table(slot);
+  const std::size_t hd = hp.head_dim, n = pos + 1, bt = cache.block_tokens(), kv_dim = hp.kv_dim();
+  const std::size_t group = hp.n_head / hp.n_head_kv, h0 = g * group;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  // Each key and value row is read once for all query heads of the group (GQA): scores of
+  // head h0 + i are scores[i * n ..].
+  for (std::size_t j0 = 0, blk = 0; j0 < n; j0 += bt, ++blk) {
+    const T* keys = reinterpret_cast<const T*>(pool.key(table[blk], layer)) + g * hd;  // (bt, kv_dim)
+    const std::size_t m = std::min(bt, n - j0);
+    for (std::size_t j = 0; j < m; ++j)
+      for (std::size_t i = 0; i < group; ++i)
+        scores[i * n + j0 + j] = dot_row(keys + j * kv_dim, q_tok + (h0 + i) * hd, hd) * scale;
+  }
+  for (std::size_t i = 0; i < group; ++i) {
+    softmax(scores + i * n, n);
+    std::fill(out_tok + (h0 + i) * hd, out_tok + (h0 + i + 1) * hd, 0.0f);
+  }
+  for (std::size_t j0 = 0, blk = 0; j0 < n; j0 += bt, ++blk) {
+    const T* values = reinterpret_cast<const T*>(pool.value(table[blk], layer)) + g * hd;  // (bt, kv_dim)
+    const std::size_t m = std::min(bt, n - j0);
+    for (std::size_t j = 0; j < m; ++j)
+      for (std::size_t i = 0; i < group; ++i)
+        axpy_row(out_tok + (h0 + i) * hd, scores[i * n + j0 + j], values + j * kv_dim, hd);
+  }
+}
+
+} // namespace
+
+void store_kv(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t pos, const float* k,
+              const float* v, std::size_t kv_dim) {
+  std::byte* kd = cache.key_at(slot, layer, pos);
+  std::byte* vd = cache.value_at(slot, layer, pos);
+  if (cache.pool().kv_type() == tensor_type::f32) {
+    std::memcpy(kd, k, kv_dim * sizeof(float));
+    std::memcpy(vd, v, kv_dim * sizeof(float));
+  } else {
+    f32_to_f16_row(k, reinterpret_cast<std::uint16_t*>(kd), kv_dim);
+    f32_to_f16_row(v, reinterpret_cast<std::uint16_t*>(vd), kv_dim);
+  }
+}
+
+void attend(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t pos, std::size_t g,
+            const hparams& hp, const float* q_tok, float* out_tok, float* scores) {
+  if (cache.pool().kv_type() == tensor_type::f32)
+    attend_as<float>(cache, layer, slot, pos, g, hp, q_tok, out_tok, scores);
+  else
+    attend_as<std::uint16_t>(cache, layer, slot, pos, g, hp, q_tok, out_tok, scores);
+}
+
+} // namespace troupe::inference
