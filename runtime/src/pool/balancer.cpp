@@ -10,9 +10,12 @@ namespace {
 constexpr std::array<std::string_view, 5> policy_names{
     "round_robin", "random", "weighted_random", "weighted_least_tokens", "weighted_p2c"};
 
-/// Load per unit of weight after adding `cost` tokens.
+/// Expected finish of a request of `cost` tokens on `t`, in token-times of a weight-1 slot:
+/// the target's outstanding tokens spread over its slots (the work ahead of each sequence,
+/// or in its queue) plus the request's own tokens, at the target's speed (its weight).
 double weighted_load(const target_snapshot& t, std::size_t cost) {
-  return static_cast<double>(t.outstanding_tokens + cost) / t.weight;
+  const double slots = static_cast<double>(std::max<std::size_t>(t.slots, 1));
+  return (static_cast<double>(t.outstanding_tokens) / slots + static_cast<double>(cost)) / t.weight;
 }
 
 /// A uniform double in [0, 1) from the generator (portable across standard libraries,

@@ -91,7 +91,8 @@ bool pool_core::try_start(request_state& r, pool_time now) {
   bool other_up = false;
   for (const auto& in : instances_) {
     const auto& t = options_.targets[in.group];
-    target_snapshot s{t.weight, in.health, in.attempts.size(), in.tokens, t.capacity};
+    target_snapshot s{t.weight, in.health, in.attempts.size(), in.tokens, t.capacity,
+                      t.slots > 0 ? t.slots : t.capacity};
     if (s.health == target_health::up && !r.tried.count(in.id)) other_up = true;
     snaps.push_back(s);
   }

@@ -28,6 +28,7 @@ pool_options pool_options_for(const pool_spec& spec, std::size_t context_tokens)
     x.min_count = static_cast<std::size_t>(t.min_count);
     x.max_count = static_cast<std::size_t>(t.max_count);
     x.capacity = static_cast<std::size_t>(t.capacity > 0 ? t.capacity : t.kind == "local" ? t.max_sequences : 8);
+    if (t.kind == "local") x.slots = static_cast<std::size_t>(t.max_sequences);
     x.engine.default_model = t.model;
     x.engine.max_sequences = static_cast<std::size_t>(t.max_sequences);
     x.engine.n_threads = static_cast<std::size_t>(t.threads);

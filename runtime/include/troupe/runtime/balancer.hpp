@@ -18,7 +18,9 @@ enum class balance_policy {
   round_robin,       ///< next eligible target in turn, weights ignored
   random,            ///< uniformly random eligible target, weights ignored
   weighted_random,   ///< random, probability proportional to weight
-  weighted_least_tokens, ///< least outstanding tokens per unit of weight (ties: higher weight, lower index)
+  /// least expected finish: (outstanding tokens / slots + the request's tokens) / weight
+  /// (ties: higher weight, lower index)
+  weighted_least_tokens,
   weighted_p2c,      ///< two weighted-random candidates, the one with less load per weight wins
 };
 
@@ -35,7 +37,8 @@ struct target_snapshot {
   target_health health = target_health::up;
   std::size_t outstanding = 0;        ///< requests assigned and not finished
   std::size_t outstanding_tokens = 0; ///< estimated tokens (prompt + max_tokens) of those
-  std::size_t capacity = 1;           ///< most requests it may hold at once
+  std::size_t capacity = 1;           ///< most requests it may hold at once (running + its own queue)
+  std::size_t slots = 1;              ///< requests it runs at once (e.g. an engine's max_sequences)
   /// True when it is up and has a free slot.
   [[nodiscard]] bool eligible() const { return health == target_health::up && outstanding < capacity; }
 };

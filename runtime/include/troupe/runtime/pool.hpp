@@ -32,6 +32,7 @@ struct target_options {
   std::size_t min_count = 1;   ///< instances kept at least (elastic when < max_count)
   std::size_t max_count = 1;   ///< instances at most
   std::size_t capacity = 4;    ///< requests one instance holds at once; the rest wait in the pool
+  std::size_t slots = 0;       ///< requests one instance runs at once (0 = capacity); for the balancer
   engine_options engine;       ///< kind local: engine settings (model in engine.default_model)
   std::string url;             ///< kind openai: base URL of the endpoint
   std::string model;           ///< kind openai: model name sent to the endpoint
