@@ -126,3 +126,15 @@ TEST_CASE("affinity keeps the session's target until it is full, draining or dow
   CHECK(*b.choose_with_affinity(t, 2, 1, rng) != 2);
   CHECK(*b.choose_with_affinity(t, std::nullopt, 1, rng) < 2);
 }
+
+TEST_CASE("weighted least tokens spreads a target's backlog over its slots") {
+  balancer b(balance_policy::weighted_least_tokens);
+  std::mt19937_64 rng(1);
+  std::vector<target_snapshot> t{{1, target_health::up, 4, 400, 8, 4},   // 100 per slot
+                                 {1, target_health::up, 1, 200, 8, 1}};  // 200 in its one slot
+  CHECK(*b.choose(t, 10, rng) == 0);
+  t[0].slots = 1;  // the same backlog in one slot: now the other is sooner
+  CHECK(*b.choose(t, 10, rng) == 1);
+  t[1].weight = 0.5;  // (200 + 10) / 0.5 = 420 > 410
+  CHECK(*b.choose(t, 10, rng) == 0);
+}
