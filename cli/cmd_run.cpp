@@ -86,6 +86,20 @@ void print_summary(const runtime::run_summary& r) {
     fmt::print("(token counts of non-llm agents are approximate: words or bytes/4)\n");
 }
 
+/// Per-target counters of the declared pools (automatic per-model pools are not shown).
+void print_pools(const runtime::scenario_inference& inference) {
+  for (const auto& [name, pool] : inference.pools()) {
+    if (name.rfind("auto-", 0) == 0) continue;
+    const auto st = pool->stats();
+    fmt::print("\n-- pool {}: {} completed, {} failed, {} failovers, {} grown, {} shrunk --\n", name,
+               st.completed, st.failed, st.failovers, st.grown, st.shrunk);
+    fmt::print("{:<16} {:<10} {:>7} {:>10} {:>10}\n", "target", "health", "weight", "assigned", "completed");
+    for (const auto& t : st.targets)
+      fmt::print("{:<16} {:<10} {:>7.2f} {:>10} {:>10}\n", t.name, runtime::to_string(t.health), t.weight,
+                 t.assigned, t.completed);
+  }
+}
+
 exit_code run(const run_args& args) {
   runtime::load_options options;
   options.overrides = args.sets;
@@ -168,6 +182,7 @@ exit_code run(const run_args& args) {
     if (transcript) transcript->write_route(router, choice);
   };
   const auto summary = runtime::conduct(*rt, *s, copts);
+  if (engine && !s->pools.empty()) print_pools(*engine);
   if (summary.failed) fmt::print("\n");
   if (engine) engine->shutdown();  // generations still running end now, while their agents live
   rt.reset();  // joins the actor system: every runtime event is written before run_end

@@ -108,6 +108,7 @@ result<std::shared_ptr<scenario_inference>> make_scenario_inference(const scenar
     if (auto a = auto_pools.find(name); a != auto_pools.end()) {
       o = a->second;
       o.targets.front().engine.context_tokens = ctx;
+      o.stall_timeout_ms = 0;  // as before pools: a long prefill on a big model is no stall
     } else {
       o = pool_options_for(s.pools.at(name), ctx);
     }

@@ -40,7 +40,8 @@ public:
 
 /// Builds the pools the needed profiles use: a profile's `pool`; else the pool `default`
 /// when declared; else a pool with one local target for the profile's model (one per model
-/// file, shared by its profiles). Errors name the pool or target that failed.
+/// file, shared by its profiles; no stall timeout, as before pools existed). Errors name the
+/// pool or target that failed.
 [[nodiscard]] result<std::shared_ptr<scenario_inference>> make_scenario_inference(
     const scenario& s, scenario_inference_options options = {});
 
