@@ -5,9 +5,13 @@
 // (Poisson) at `--load` times the total capacity, wait in the pool's FIFO queue when every
 // slot is taken, and are placed by troupe's own `balancer` (the code the pool runs) on the
 // same snapshots the pool builds. The numbers depend only on the seed, not on machine load;
-// the balancer's own cost per choice is measured for real and printed too.
+// the balancer's own cost per choice is measured for real and printed too. Each set-up runs
+// twice: the pool holds every waiting request (`pool queue`), or each target also queues up
+// to --target-queue requests of its own (`target queues`).
+// --real runs the same through the real inference_pool (actors, messages, admission) on
+// simulated targets that serve in wall-clock time (bench/balancer_real.hpp); noisy under load.
 //
-//   bench_balancer [--requests N] [--slots S] [--target-queue Q] [--load 0.5,0.7,0.9] [--seed N] [--json]
+//   bench_balancer [--real] [--requests N] [--slots S] [--target-queue Q] [--load 0.5,0.7,0.9] [--seed N] [--json]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -20,6 +24,8 @@
 
 #include <fmt/format.h>
 #include <troupe/runtime/balancer.hpp>
+
+#include "balancer_real.hpp"
 
 using troupe::runtime::balance_policy;
 using troupe::runtime::balancer;
@@ -34,6 +40,8 @@ struct options {
   std::vector<double> loads{0.5, 0.7, 0.9};
   std::uint64_t seed = 1;
   bool json = false;
+  bool real = false;               ///< through the real pool, in real time
+  double real_tokens_per_s = 16000; ///< --real: one 1x slot (mean request ~10 ms)
 };
 
 constexpr double speeds[] = {1.0, 2.0, 4.0};      // relative service rates of the targets
@@ -60,6 +68,24 @@ struct result_row {
 
 /// `target_queue`: requests a target accepts beyond its slots, waiting in its own FIFO (0: the
 /// pool holds every waiting request and places it when a slot frees).
+result_row make_row(balance_policy policy, double load, std::string mode, std::vector<double> latency,
+                    std::vector<double> share) {
+  result_row row;
+  row.mode = std::move(mode);
+  row.policy = std::string(troupe::runtime::to_string(policy));
+  row.load = load;
+  row.share = std::move(share);
+  if (latency.empty()) return row;
+  std::sort(latency.begin(), latency.end());
+  auto pct = [&](double p) { return latency[static_cast<std::size_t>(p * static_cast<double>(latency.size() - 1))]; };
+  row.p50_ms = pct(0.50) * 1000;
+  row.p99_ms = pct(0.99) * 1000;
+  double sum = 0;
+  for (double l : latency) sum += l;
+  row.mean_ms = sum / static_cast<double>(latency.size()) * 1000;
+  return row;
+}
+
 result_row simulate(balance_policy policy, double load, std::size_t target_queue, const options& o) {
   const std::size_t n_targets = std::size(speeds);
   double capacity_tok_s = 0;
@@ -128,19 +154,21 @@ result_row simulate(balance_policy policy, double load, std::size_t target_queue
     }
     dispatch();
   }
-  std::sort(latency.begin(), latency.end());
-  auto pct = [&](double p) { return latency[static_cast<std::size_t>(p * static_cast<double>(latency.size() - 1))]; };
-  result_row row;
-  row.mode = target_queue == 0 ? "pool_queue" : "target_queues";
-  row.policy = std::string(troupe::runtime::to_string(policy));
-  row.load = load;
-  row.p50_ms = pct(0.50) * 1000;
-  row.p99_ms = pct(0.99) * 1000;
-  double sum = 0;
-  for (double l : latency) sum += l;
-  row.mean_ms = sum / static_cast<double>(latency.size()) * 1000;
-  for (double c : count) row.share.push_back(c / static_cast<double>(latency.size()));
-  return row;
+  for (auto& c : count) c /= static_cast<double>(latency.size());
+  return make_row(policy, load, target_queue == 0 ? "pool_queue" : "target_queues", std::move(latency), count);
+}
+
+/// The same through the real inference_pool on timed targets (wall-clock time).
+result_row real_run(balance_policy policy, double load, std::size_t target_queue, const options& o) {
+  const std::vector<double> sp(std::begin(speeds), std::end(speeds));
+  double capacity_tok_s = 0;
+  for (double s : sp) capacity_tok_s += s * o.real_tokens_per_s * static_cast<double>(o.slots);
+  const double rate = load * capacity_tok_s / ((min_cost + max_cost) / 2.0);
+  std::vector<double> share;
+  auto latency = bench::run_real_pool(policy, sp, o.slots, target_queue, o.real_tokens_per_s, rate, o.requests,
+                                      min_cost, max_cost, o.seed, share);
+  return make_row(policy, load, target_queue == 0 ? "real_pool_queue" : "real_target_queues", std::move(latency),
+                  share);
 }
 
 /// Real cost of one choice (ns), on three loaded snapshots.
@@ -164,6 +192,7 @@ bool parse(int argc, char** argv, options& o) {
     const std::string a = argv[i];
     auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     if (a == "--json") o.json = true;
+    else if (a == "--real") o.real = true;
     else if (a == "--requests" && i + 1 < argc) o.requests = std::stoul(next());
     else if (a == "--slots" && i + 1 < argc) o.slots = std::stoul(next());
     else if (a == "--target-queue" && i + 1 < argc) o.target_queue = std::stoul(next());
@@ -177,7 +206,7 @@ bool parse(int argc, char** argv, options& o) {
         p = comma + 1;
       }
     } else {
-      std::fprintf(stderr, "usage: bench_balancer [--requests N] [--slots S] [--target-queue Q] [--load a,b,c] [--seed N] [--json]\n");
+      std::fprintf(stderr, "usage: bench_balancer [--real] [--requests N] [--slots S] [--target-queue Q] [--load a,b,c] [--seed N] [--json]\n");
       return false;
     }
   }
@@ -188,14 +217,17 @@ bool parse(int argc, char** argv, options& o) {
 
 int main(int argc, char** argv) {
   options o;
+  bool requests_given = false;
+  for (int i = 1; i < argc; ++i) requests_given = requests_given || std::strcmp(argv[i], "--requests") == 0;
   if (!parse(argc, argv, o)) return 2;
+  if (o.real && !requests_given) o.requests = 3000;
   const balance_policy policies[] = {balance_policy::round_robin, balance_policy::random,
                                      balance_policy::weighted_random, balance_policy::weighted_least_tokens,
                                      balance_policy::weighted_p2c};
   std::vector<result_row> rows;
   for (std::size_t tq : {std::size_t{0}, o.target_queue})
     for (double load : o.loads)
-      for (auto p : policies) rows.push_back(simulate(p, load, tq, o));
+      for (auto p : policies) rows.push_back(o.real ? real_run(p, load, tq, o) : simulate(p, load, tq, o));
   auto rr_of = [&](const result_row& x) {
     for (const auto& r : rows)
       if (r.mode == x.mode && r.load == x.load && r.policy == "round_robin") return r;
@@ -207,9 +239,9 @@ int main(int argc, char** argv) {
     return cost_ns[static_cast<std::size_t>(troupe::runtime::parse_balance_policy(r.policy).value())];
   };
   if (o.json) {
-    std::string out = fmt::format("{{\"bench\": \"balancer\", \"mode\": \"discrete_event\", \"speeds\": [1, 2, 4], "
+    std::string out = fmt::format("{{\"bench\": \"balancer\", \"simulation\": \"{}\", \"speeds\": [1, 2, 4], "
                                   "\"slots\": {}, \"target_queue\": {}, \"requests\": {}, \"seed\": {}, \"rows\": [",
-                                  o.slots, o.target_queue, o.requests, o.seed);
+                                  o.real ? "real_pool" : "discrete_event", o.slots, o.target_queue, o.requests, o.seed);
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const auto& r = rows[i];
       const auto rr = rr_of(r);
@@ -222,8 +254,11 @@ int main(int argc, char** argv) {
     fmt::print("{}]}}\n", out);
     return 0;
   }
-  fmt::print("bench_balancer: discrete-event simulation, targets at 1x/2x/4x speed, {} slots each, "
+  fmt::print("bench_balancer: {}, targets at 1x/2x/4x speed, {} slots each, "
              "{} requests of {}-{} tokens per run, Poisson arrivals, seed {}\n\n",
+             o.real ? fmt::format("the real inference_pool on timed targets (wall clock; a 1x slot does {:.0f} tokens/s)",
+                                  o.real_tokens_per_s)
+                    : std::string("discrete-event simulation (virtual time)"),
              o.slots, o.requests, min_cost, max_cost, o.seed);
   std::string mode;
   fmt::print("{:>5} {:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>20} {:>10}\n", "load", "policy", "p50 ms",
@@ -232,7 +267,7 @@ int main(int argc, char** argv) {
     const auto rr = rr_of(r);
     if (r.mode != mode) {
       mode = r.mode;
-      fmt::print("-- {} --\n", mode == "pool_queue" ? "pool queue: each target holds at most its slots; the rest wait in the pool"
+      fmt::print("-- {} --\n", mode.find("pool_queue") != std::string::npos ? "pool queue: each target holds at most its slots; the rest wait in the pool"
                                                    : fmt::format("target queues: each target also queues up to {} requests of its own", o.target_queue));
     }
     fmt::print("{:>5.2f} {:<22} {:>10.1f} {:>10.1f} {:>10.1f} {:>10.3f} {:>10.3f} {:>8.2f}/{:.2f}/{:.2f} {:>10.1f}\n",
