@@ -2,7 +2,9 @@
 // by weight, session affinity, admission (overload), cancellation, streaming, exactly-once.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <map>
+#include <thread>
 
 #include "support/manual_target.hpp"
 
@@ -203,4 +205,46 @@ TEST_CASE("bad options are refused; shutdown ends requests and later ones fail")
   submit(**pool, seen, "z2");
   CHECK(seen["z2"].last.error().code == errc::stopped);
   CHECK(seen["z1"].done_calls == 1);
+}
+
+TEST_CASE("a request past its deadline ends with a timeout, queued or running") {
+  manual_farm farm;
+  std::map<std::string, outcome> seen;
+  auto o = manual_pool_options(farm, {1}, 1);
+  o.elastic.tick_ms = 100;
+  o.stall_timeout_ms = 0;
+  auto pool = make_inference_pool(o);
+  REQUIRE(pool);
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  auto late = make_request("late");
+  late.deadline_ms = now_ms - 1;
+  auto* l = &seen["late"];
+  (*pool)->generate(late, {}, [l](result<generation_result> r) {
+    ++l->done_calls;
+    l->last = std::move(r);
+  });
+  (*pool)->run_pending();
+  CHECK(seen["late"].last.error().code == errc::timeout);
+  CHECK(farm.at(0)->calls() == 0);
+  // Deadlines are wall-clock times: let 50 ms pass for real, then let a tick look.
+  for (const char* id : {"run", "queued"}) {
+    auto r = make_request(id);
+    r.deadline_ms = now_ms + 50;
+    auto* x = &seen[id];
+    (*pool)->generate(r, {}, [x](result<generation_result> res) {
+      ++x->done_calls;
+      x->last = std::move(res);
+    });
+  }
+  (*pool)->run_pending();
+  REQUIRE(farm.at(0)->calls() == 1);
+  while (std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch()).count() <= now_ms + 60)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  (*pool)->advance_time_ms(100);
+  CHECK(seen["run"].done_calls == 1);
+  CHECK(seen["run"].last.error().code == errc::timeout);
+  CHECK(seen["queued"].last.error().code == errc::timeout);
+  CHECK(farm.at(0)->cancelled() == std::vector<std::string>{"run"});
 }

@@ -40,6 +40,13 @@ void pool_core::submit(generation_request request, piece_callback on_piece, done
                             : fmt::format("request '{}' is already running", id)));
     return;
   }
+  const auto wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch()).count();
+  if (request.deadline_ms > 0 && wall_ms > request.deadline_ms) {
+    ++counters_.failed;
+    on_done(fail(errc::timeout, fmt::format("request '{}' arrived after its deadline", id)));
+    return;
+  }
   if (queue_.size() >= options_.queue_capacity) {
     // Full only when no target has a free slot either (the queue drains into free slots).
     ++counters_.overloaded;
