@@ -41,7 +41,7 @@ struct options {
   std::uint64_t seed = 1;
   bool json = false;
   bool real = false;               ///< through the real pool, in real time
-  double real_tokens_per_s = 16000; ///< --real: one 1x slot (mean request ~10 ms)
+  double real_tokens_per_s = 4000;  ///< --real: one 1x slot (mean request ~40 ms at 1x)
 };
 
 constexpr double speeds[] = {1.0, 2.0, 4.0};      // relative service rates of the targets
@@ -220,7 +220,7 @@ int main(int argc, char** argv) {
   bool requests_given = false;
   for (int i = 1; i < argc; ++i) requests_given = requests_given || std::strcmp(argv[i], "--requests") == 0;
   if (!parse(argc, argv, o)) return 2;
-  if (o.real && !requests_given) o.requests = 3000;
+  if (o.real && !requests_given) o.requests = 2000;
   const balance_policy policies[] = {balance_policy::round_robin, balance_policy::random,
                                      balance_policy::weighted_random, balance_policy::weighted_least_tokens,
                                      balance_policy::weighted_p2c};
