@@ -31,8 +31,9 @@ struct target_state {
   target_state& operator=(const target_state&) = delete;
   ~target_state() {
     if (!offload || !client || sys == nullptr) return;
-    auto c = std::move(client);
-    sys->spawn<caf::detached>([c](caf::blocking_actor*) mutable { c.reset(); });
+    // Passed as an argument: CAF 0.17.6 dereferences a null tuple for argument-less functors.
+    sys->spawn<caf::detached>([](caf::blocking_actor*, std::shared_ptr<inference_client> c) { c.reset(); },
+                              std::move(client));
   }
 };
 
@@ -94,7 +95,9 @@ public:
                      }});
     };
     if (deterministic_) build();  // test factories are cheap; the result still arrives as a message
-    else self_->system().spawn<caf::detached>([build](caf::blocking_actor*) { build(); });
+    else
+      self_->system().spawn<caf::detached>([](caf::blocking_actor*, std::function<void()> fn) { fn(); },
+                                           std::function<void()>(std::move(build)));
   }
 
   void stop_instance(std::uint64_t target_id, bool kill) override {
