@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "pool_actor.hpp"
+#include "troupe/runtime/openai_client.hpp"
 
 namespace troupe::runtime {
 
@@ -20,6 +21,17 @@ target_factory local_target_factory() {
     auto e = make_engine_client(t.engine);
     if (!e) return tl::make_unexpected(e.error());
     return std::shared_ptr<inference_client>(std::move(*e));
+  };
+}
+
+target_factory openai_target_factory() {
+  return [](const target_options& t) -> result<std::shared_ptr<inference_client>> {
+    openai_options o;
+    o.base_url = t.url;
+    o.model = t.model;
+    o.api_key_env = t.api_key_env;
+    o.max_concurrent = std::max<std::size_t>(t.slots > 0 ? t.slots : t.capacity, 1);
+    return make_openai_client(std::move(o));
   };
 }
 
@@ -169,6 +181,7 @@ result<void> check(const pool_options& o) {
 
 result<std::shared_ptr<inference_pool>> make_inference_pool(pool_options options) {
   if (!options.factories.count("local")) options.factories.emplace("local", local_target_factory());
+  if (!options.factories.count("openai")) options.factories.emplace("openai", openai_target_factory());
   if (auto ok = check(options); !ok) return tl::make_unexpected(ok.error());
   std::vector<detail::ready_instance> ready;
   for (std::size_t g = 0; g < options.targets.size(); ++g) {

@@ -19,7 +19,8 @@ std::size_t estimate_cost(const generation_request& r) {
 /// Errors after which another target may well succeed.
 bool retryable(errc code) {
   return code == errc::stopped || code == errc::io || code == errc::overloaded ||
-         code == errc::agent_failed || code == errc::no_engine;
+         code == errc::agent_failed || code == errc::no_engine || code == errc::unavailable ||
+         code == errc::protocol;
 }
 
 } // namespace

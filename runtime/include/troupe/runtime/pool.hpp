@@ -45,6 +45,9 @@ using target_factory = std::function<result<std::shared_ptr<inference_client>>(c
 
 /// The built-in factory for kind `local`: make_engine_client(options.engine).
 [[nodiscard]] target_factory local_target_factory();
+/// The built-in factory for kind `openai`: make_openai_client with `url`, `model`,
+/// `api_key_env`, and `slots` (else `capacity`) connections.
+[[nodiscard]] target_factory openai_target_factory();
 
 /// When elastic groups grow and shrink. Each tick compares the group's utilisation
 /// (outstanding / capacity of its up instances) and the pool's queue with the thresholds.
@@ -68,7 +71,8 @@ struct pool_options {
   std::int64_t stall_timeout_ms = 60000; ///< no piece for this long: the target is down (0 = never)
   std::size_t max_attempts = 3;         ///< tries per request (first run + failovers)
   elastic_options elastic;
-  /// Factories by kind; `local` is added when absent. The lead wires `openai` here.
+  /// Factories by kind; `local` and `openai` are added when absent (a remote node's kind, or
+  /// a test double, plugs in here).
   std::map<std::string, target_factory> factories;
   std::uint64_t seed = 0;               ///< seeds the random policies
   std::size_t scheduler_threads = 1;    ///< threads of the pool's actor system
