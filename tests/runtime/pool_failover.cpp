@@ -189,3 +189,30 @@ TEST_CASE("after max_attempts failures the request fails once with the reason") 
   CHECK(seen["m1"].last.error().code == errc::agent_failed);
   CHECK(seen["m1"].last.error().message.find("failed on 2 targets") != std::string::npos);
 }
+
+TEST_CASE("a target that keeps failing is taken down and replaced") {
+  manual_farm farm;
+  std::map<std::string, outcome> seen;
+  auto o = manual_pool_options(farm, {1});
+  o.max_attempts = 10;
+  o.failures_before_down = 3;
+  auto pool = make_inference_pool(o);
+  REQUIRE(pool);
+  submit(**pool, seen, "f1");
+  (*pool)->run_pending();
+  for (std::size_t i = 0; i < 2; ++i) {
+    farm.at(0)->fail(i, errc::unavailable);  // retried on the same (only) target
+    (*pool)->run_pending();
+  }
+  CHECK(farm.size() == 1);
+  farm.at(0)->fail(2, errc::unavailable);  // the third in a row: down, replaced
+  (*pool)->run_pending();
+  REQUIRE(farm.size() == 2);
+  REQUIRE(farm.at(1)->calls() == 1);
+  farm.at(1)->finish(0, "ok");
+  (*pool)->run_pending();
+  CHECK(seen["f1"].done_calls == 1);
+  CHECK(seen["f1"].last->text == "ok");
+  CHECK((*pool)->stats().targets.size() == 1);
+  CHECK((*pool)->stats().targets[0].name == "t0.2");
+}

@@ -44,6 +44,7 @@ TEST_CASE("every pool key is decoded") {
     queue_capacity: 9
     stall_timeout_ms: 1234
     max_attempts: 5
+    failures_before_down: 4
     elastic: {tick_ms: 50, high_utilisation: 0.9, low_utilisation: 0.1, grow_after_ticks: 2, shrink_after_ticks: 7}
     targets:
       - {name: cpu, model: x.gguf, weight: 2.5, min: 1, max: 3, threads: 2, max_sequences: 6,
@@ -61,6 +62,7 @@ TEST_CASE("every pool key is decoded") {
   CHECK(d.queue_capacity == 9);
   CHECK(d.stall_timeout_ms == 1234);
   CHECK(d.max_attempts == 5);
+  CHECK(d.failures_before_down == 4);
   CHECK(d.tick_ms == 50);
   CHECK(d.high_utilisation == 0.9);
   CHECK(d.low_utilisation == 0.1);
@@ -91,6 +93,7 @@ TEST_CASE("every pool key is decoded") {
   CHECK(api.max_count == 2);
   const auto o = pool_options_for(d, 2048);
   CHECK(o.policy == balance_policy::weighted_p2c);
+  CHECK(o.failures_before_down == 4);
   CHECK(o.targets.at(0).engine.default_model == "x.gguf");
   CHECK(o.targets.at(0).engine.context_tokens == 1024);
   CHECK(o.targets.at(0).engine.max_sequences == 6);

@@ -162,8 +162,11 @@ void pool_core::on_done(std::uint64_t attempt, result<generation_result> outcome
   const auto id = owner->second;
   if (!outcome && retryable(outcome.error().code)) {
     auto& r = requests_.at(id);
-    if (auto* in = find(r.target); in && outcome.error().code == errc::stopped) {
-      // The target itself is gone: everything it runs moves elsewhere.
+    auto* in = find(r.target);
+    if (in) ++in->failures;
+    if (in && (outcome.error().code == errc::stopped ||
+               (options_.failures_before_down > 0 && in->failures >= options_.failures_before_down))) {
+      // The target itself is gone (or keeps failing): everything it runs moves elsewhere.
       on_instance_down(in->id, outcome.error().message);
       return;
     }
@@ -171,7 +174,10 @@ void pool_core::on_done(std::uint64_t attempt, result<generation_result> outcome
     dispatch(now_());
     return;
   }
-  if (auto* in = find(requests_.at(id).target)) ++in->completed;
+  if (auto* in = find(requests_.at(id).target)) {
+    ++in->completed;
+    in->failures = 0;
+  }
   finish(id, std::move(outcome));
   dispatch(now_());
 }

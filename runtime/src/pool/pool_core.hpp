@@ -82,6 +82,7 @@ private:
     std::size_t tokens = 0;            ///< estimated tokens still to do
     std::size_t completed = 0;
     std::size_t assigned = 0;
+    std::size_t failures = 0;          ///< consecutive retryable errors
   };
   struct request_state {
     generation_request request;

@@ -14,6 +14,7 @@ pool_options pool_options_for(const pool_spec& spec, std::size_t context_tokens)
   o.queue_capacity = static_cast<std::size_t>(spec.queue_capacity);
   o.stall_timeout_ms = spec.stall_timeout_ms;
   o.max_attempts = static_cast<std::size_t>(spec.max_attempts);
+  o.failures_before_down = static_cast<std::size_t>(spec.failures_before_down);
   o.elastic.tick_ms = spec.tick_ms;
   o.elastic.high_utilisation = spec.high_utilisation;
   o.elastic.low_utilisation = spec.low_utilisation;

@@ -76,7 +76,8 @@ void decode_pool(const ynode& e, reporter& rep, scenario& out) {
   }
   if (!expect_map(e, what, rep)) return;
   map_reader r(e, what, rep,
-               {"policy", "affinity", "queue_capacity", "stall_timeout_ms", "max_attempts", "elastic", "targets"});
+               {"policy", "affinity", "queue_capacity", "stall_timeout_ms", "max_attempts", "failures_before_down",
+                "elastic", "targets"});
   pool_spec p;
   p.name = e.key;
   p.at = e.key_at;
@@ -87,6 +88,7 @@ void decode_pool(const ynode& e, reporter& rep, scenario& out) {
   r.integer("queue_capacity", p.queue_capacity, 0, 1 << 20);
   r.integer("stall_timeout_ms", p.stall_timeout_ms, 0, INT64_MAX / 4);
   r.integer("max_attempts", p.max_attempts, 1, 100);
+  r.integer("failures_before_down", p.failures_before_down, 0, 1000);
   if (const auto* el = r.get("elastic"); el && el->type != ynode::kind::null && expect_map(*el, "'elastic'", rep)) {
     map_reader er(*el, fmt::format("'elastic' of {}", what), rep,
                   {"tick_ms", "high_utilisation", "low_utilisation", "grow_after_ticks", "shrink_after_ticks"});

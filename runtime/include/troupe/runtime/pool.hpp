@@ -70,6 +70,9 @@ struct pool_options {
   std::size_t retry_after_ms = 500;     ///< the hint given with errc::overloaded
   std::int64_t stall_timeout_ms = 60000; ///< no piece for this long: the target is down (0 = never)
   std::size_t max_attempts = 3;         ///< tries per request (first run + failovers)
+  /// Consecutive retryable errors (unavailable, io, ...) after which a target counts as down
+  /// (its requests move, its group starts a replacement); 0 = never.
+  std::size_t failures_before_down = 3;
   elastic_options elastic;
   /// Factories by kind; `local` and `openai` are added when absent (a remote node's kind, or
   /// a test double, plugs in here).

@@ -72,6 +72,7 @@ struct pool_spec {
   int queue_capacity = 256;                  ///< requests waiting for a free slot
   std::int64_t stall_timeout_ms = 60000;     ///< no progress this long: target down (0 = never)
   int max_attempts = 3;                      ///< tries per request
+  int failures_before_down = 3;              ///< consecutive retryable errors that take a target down (0 = never)
   std::int64_t tick_ms = 500;                ///< elastic / health check period
   double high_utilisation = 0.8;             ///< elastic: grow above this (or with a queue)
   double low_utilisation = 0.25;             ///< elastic: shrink below this
