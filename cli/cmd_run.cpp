@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 #include <troupe/agents/scenario_agents.hpp>
 #include <troupe/runtime/conductor.hpp>
-#include <troupe/runtime/engine_client.hpp>
+#include <troupe/runtime/scenario_inference.hpp>
 #include <troupe/runtime/scenario_loader.hpp>
 #include <troupe/runtime/transcript.hpp>
 
@@ -45,6 +45,16 @@ std::string model_problem(const runtime::scenario& s) {
   for (const auto& a : s.agents) {
     if (!needs_model(a)) continue;
     const auto& p = s.profiles.at(a.profile);
+    const std::string pool = !p.pool.empty() ? p.pool : s.pools.count("default") ? "default" : "";
+    if (!pool.empty()) {  // the pool's local targets name their own models
+      for (const auto& t : s.pools.at(pool).targets) {
+        if (t.kind != "local" || !seen.insert(t.model).second || std::filesystem::exists(t.model)) continue;
+        out += fmt::format("troupe run: target '{}' of pool '{}' needs the model file '{}', which does not exist\n"
+                           "  hint: set TROUPE_MODEL=/path/to/model.gguf or --set pools.{}.targets.{}.model=PATH\n",
+                           t.name, pool, t.model, pool, t.name);
+      }
+      continue;
+    }
     if (!seen.insert(p.model).second) continue;
     if (!std::filesystem::exists(p.model)) {
       out += fmt::format("troupe run: agent '{}' (profile '{}') needs the model file '{}', which does not exist\n"
@@ -55,18 +65,12 @@ std::string model_problem(const runtime::scenario& s) {
   return out;
 }
 
-/// Engine settings for the profiles of agents that need a model (empty map: none do). The
-/// KV cache of each model holds the longest context any of its profiles asks for.
-runtime::engine_options engine_options_for(const runtime::scenario& s, std::size_t max_sequences) {
-  runtime::engine_options o;
-  o.max_sequences = max_sequences;
-  for (const auto& a : s.agents) {
-    if (!needs_model(a)) continue;
-    const auto& p = s.profiles.at(a.profile);
-    o.profile_models[p.name] = p.model;
-    o.context_tokens = std::max(o.context_tokens, static_cast<std::size_t>(std::max(p.context_tokens, 1)));
-  }
-  return o;
+/// The profiles of agents that need a model (empty: none do).
+std::set<std::string> model_profiles(const runtime::scenario& s) {
+  std::set<std::string> out;
+  for (const auto& a : s.agents)
+    if (needs_model(a)) out.insert(a.profile);
+  return out;
 }
 
 void print_summary(const runtime::run_summary& r) {
@@ -80,6 +84,20 @@ void print_summary(const runtime::run_summary& r) {
   fmt::print("{:<16} {:>6} {:>8}   wall {:.3f} s\n", "total", r.turns, r.tokens, r.wall_s);
   if (r.tokens_approximate)
     fmt::print("(token counts of non-llm agents are approximate: words or bytes/4)\n");
+}
+
+/// Per-target counters of the declared pools (automatic per-model pools are not shown).
+void print_pools(const runtime::scenario_inference& inference) {
+  for (const auto& [name, pool] : inference.pools()) {
+    if (name.rfind("auto-", 0) == 0) continue;
+    const auto st = pool->stats();
+    fmt::print("\n-- pool {}: {} completed, {} failed, {} failovers, {} grown, {} shrunk --\n", name,
+               st.completed, st.failed, st.failovers, st.grown, st.shrunk);
+    fmt::print("{:<16} {:<10} {:>7} {:>10} {:>10}\n", "target", "health", "weight", "assigned", "completed");
+    for (const auto& t : st.targets)
+      fmt::print("{:<16} {:<10} {:>7.2f} {:>10} {:>10}\n", t.name, runtime::to_string(t.health), t.weight,
+                 t.assigned, t.completed);
+  }
 }
 
 exit_code run(const run_args& args) {
@@ -99,10 +117,14 @@ exit_code run(const run_args& args) {
   std::set<std::string> llm_agents;
   for (const auto& a : s->agents)
     if (a.kind == runtime::agent_kind::llm) llm_agents.insert(a.name);
-  std::shared_ptr<runtime::engine_client> engine;
+  // The inference pools: those declared under `pools:`, or one local engine per model file.
+  std::shared_ptr<runtime::scenario_inference> engine;
   std::shared_ptr<printing_client> printer;
-  if (auto eo = engine_options_for(*s, args.max_sequences); !eo.profile_models.empty()) {
-    auto e = runtime::make_engine_client(std::move(eo));
+  if (auto profiles = model_profiles(*s); !profiles.empty()) {
+    runtime::scenario_inference_options io;
+    io.profiles = std::move(profiles);
+    io.max_sequences = args.max_sequences;
+    auto e = runtime::make_scenario_inference(*s, std::move(io));
     if (!e) {
       fmt::print(stderr, "troupe run: {}\n", e.error().message);
       return exit_code::unavailable;
@@ -160,6 +182,7 @@ exit_code run(const run_args& args) {
     if (transcript) transcript->write_route(router, choice);
   };
   const auto summary = runtime::conduct(*rt, *s, copts);
+  if (engine && !s->pools.empty()) print_pools(*engine);
   if (summary.failed) fmt::print("\n");
   if (engine) engine->shutdown();  // generations still running end now, while their agents live
   rt.reset();  // joins the actor system: every runtime event is written before run_end
@@ -185,7 +208,7 @@ void add_run_command(CLI::App& app, exit_code& code) {
   cmd->add_option("--turn-timeout-ms", args->turn_timeout_ms, "Longest wait for one reply")
       ->check(CLI::Range(static_cast<std::int64_t>(1), static_cast<std::int64_t>(86400000)));
   cmd->add_option("--max-sequences", args->max_sequences,
-                  "Generations each model runs at once (batched together)")
+                  "Generations each model runs at once (batched together) when the scenario declares no pools")
       ->check(CLI::Range(static_cast<std::size_t>(1), static_cast<std::size_t>(256)));
   cmd->footer("Exit codes: 0 ended normally, 1 an agent failed, 3 invalid scenario, 4 a model file is missing or cannot be loaded.");
   cmd->callback([args, &code] { code = run(*args); });

@@ -212,7 +212,7 @@ bool decode_termination(const ynode& n, reporter& rep, termination_spec& out) {
 void decode_scenario(const ynode& root, reporter& rep, scenario& out, ref_marks& refs) {
   if (!expect_map(root, "a scenario", rep)) return;
   map_reader r(root, "the scenario", rep,
-               {"name", "description", "seed", "profiles", "topics", "agents", "flow",
+               {"name", "description", "seed", "profiles", "pools", "topics", "agents", "flow",
                 "termination"});
   r.str("name", out.name, true);
   r.str("description", out.description);
@@ -220,6 +220,8 @@ void decode_scenario(const ynode& root, reporter& rep, scenario& out, ref_marks&
   if (r.integer("seed", seed, 0, INT64_MAX)) out.seed = static_cast<std::uint64_t>(seed);
   if (const auto* p = r.get("profiles"); p && p->type != ynode::kind::null)
     decode_profiles(*p, rep, out);
+  if (const auto* p = r.get("pools"); p && p->type != ynode::kind::null)
+    decode_pools(*p, rep, out);
   if (const auto* t = r.get("topics"); t && t->type != ynode::kind::null)
     decode_topics(*t, rep, out);
   if (const auto* a = r.get("agents", true)) decode_agents(*a, rep, out, refs);

@@ -17,6 +17,10 @@ using ref_marks = std::map<std::string, const ynode*>;
 void decode_scenario(const ynode& root, reporter& rep, scenario& out, ref_marks& refs);
 /// agents: (decode_agents.cpp)
 void decode_agents(const ynode& list, reporter& rep, scenario& out, ref_marks& refs);
+/// pools: inference pools (decode_pools.cpp)
+void decode_pools(const ynode& n, reporter& rep, scenario& out);
+/// Profiles' `pool` references (decode_pools.cpp).
+void validate_pools(const scenario& s, const ynode& root, reporter& rep);
 /// termination: a condition tree; false when it could not be decoded.
 bool decode_termination(const ynode& n, reporter& rep, termination_spec& out);
 /// Cross-references and flow feasibility (validate.cpp).

@@ -281,6 +281,7 @@ void validate_scenario(const scenario& s, const ynode& root, const ref_marks& re
   c.topics();
   c.flow();
   c.termination();
+  validate_pools(s, root, rep);
 }
 
 } // namespace troupe::runtime::detail

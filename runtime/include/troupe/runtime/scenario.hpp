@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "troupe/runtime/agent.hpp"
+#include "troupe/runtime/balancer.hpp"
 #include "troupe/runtime/mailbox.hpp"
 
 namespace troupe::runtime {
@@ -36,6 +37,49 @@ struct inference_profile {
   int context_tokens = 4096;           ///< context window requested from the engine
   std::string pool;                    ///< inference pool name; empty = the default pool
   source_mark at;                      ///< where the profile is defined
+};
+
+/// One target of an inference pool (`pools.NAME.targets[i]`).
+struct pool_target_spec {
+  std::string name;                ///< unique in the pool
+  std::string kind = "local";      ///< local (troupe's engine) or openai (an HTTP endpoint)
+  std::string node = "local";      ///< where it runs
+  double weight = 1.0;             ///< relative capacity, > 0
+  int min_count = 1;               ///< instances kept at least (`count` sets min and max)
+  int max_count = 1;               ///< instances at most (elastic when > min_count)
+  int capacity = 0;                ///< requests one instance holds at once; 0 = max_sequences (local) / 8
+  // kind local
+  std::string model;               ///< GGUF path (after ${VAR} substitution)
+  int threads = 0;                 ///< engine threads; 0 = all cores
+  int max_sequences = 4;           ///< sequences decoded together (batch limit)
+  int prefill_chunk_tokens = 64;   ///< prompt tokens per step
+  int queue_capacity = 64;         ///< the engine's own waiting queue
+  int context_tokens = 0;          ///< KV tokens per sequence; 0 = from the profiles
+  int kv_budget_mb = 0;            ///< KV cache budget (0 = engine default); for the paged KV cache
+  int kv_block_tokens = 16;        ///< tokens per KV block; for the paged KV cache
+  // kind openai
+  std::string url;                 ///< base URL, e.g. http://127.0.0.1:8080/v1
+  std::string remote_model;        ///< `model` sent to the endpoint
+  std::string api_key_env;         ///< environment variable with the API key ("" = none)
+  source_mark at;                  ///< where the target is defined
+};
+
+/// An inference pool (`pools.NAME`): targets behind a load balancer.
+struct pool_spec {
+  std::string name;                          ///< key under `pools:`
+  balance_policy policy = balance_policy::weighted_least_tokens;
+  bool affinity = true;                      ///< keep an agent on its last target
+  int queue_capacity = 256;                  ///< requests waiting for a free slot
+  std::int64_t stall_timeout_ms = 60000;     ///< no progress this long: target down (0 = never)
+  int max_attempts = 3;                      ///< tries per request
+  int failures_before_down = 3;              ///< consecutive retryable errors that take a target down (0 = never)
+  std::int64_t tick_ms = 500;                ///< elastic / health check period
+  double high_utilisation = 0.8;             ///< elastic: grow above this (or with a queue)
+  double low_utilisation = 0.25;             ///< elastic: shrink below this
+  int grow_after_ticks = 3;                  ///< consecutive high ticks before growing
+  int shrink_after_ticks = 10;               ///< consecutive low ticks before draining one
+  std::vector<pool_target_spec> targets;     ///< at least one
+  source_mark at;                            ///< where the pool is defined
 };
 
 /// A router rule: when the last message contains `contains` (case-insensitive), `next` speaks.
@@ -112,6 +156,9 @@ struct scenario {
   std::vector<scenario_agent> agents;                     ///< in declaration order
   std::vector<topic_spec> topics;                     ///< declared topics
   std::map<std::string, inference_profile> profiles;  ///< by name
+  /// Inference pools by name. A profile's `pool` names one; a profile without `pool` uses the
+  /// pool `default` when declared, else one local engine per model file.
+  std::map<std::string, pool_spec> pools;
   flow_spec flow;                                     ///< how the conversation proceeds
   std::optional<termination_spec> termination;        ///< when it ends (absent: pipeline ends by itself)
 
