@@ -49,7 +49,7 @@ TEST_CASE("every pool key is decoded") {
     targets:
       - {name: cpu, model: x.gguf, weight: 2.5, min: 1, max: 3, threads: 2, max_sequences: 6,
          prefill_chunk_tokens: 32, queue_capacity: 7, context_tokens: 1024, kv_budget_mb: 512,
-         kv_block_tokens: 32, capacity: 5, node: n1}
+         kv_block_tokens: 32, kv_type: f32, prefix_cache: false, capacity: 5, node: n1}
   remote:
     targets:
       - {name: api, kind: openai, url: "http://127.0.0.1:9/v1", model: llama, api_key_env: KEY, weight: 3, count: 2}
@@ -82,6 +82,8 @@ TEST_CASE("every pool key is decoded") {
   CHECK(t.context_tokens == 1024);
   CHECK(t.kv_budget_mb == 512);
   CHECK(t.kv_block_tokens == 32);
+  CHECK(t.kv_type == "f32");
+  CHECK_FALSE(t.prefix_cache);
   CHECK(t.capacity == 5);
   CHECK(t.node == "n1");
   const auto& api = r->pools.at("remote").targets.at(0);
@@ -97,6 +99,10 @@ TEST_CASE("every pool key is decoded") {
   CHECK(o.targets.at(0).engine.default_model == "x.gguf");
   CHECK(o.targets.at(0).engine.context_tokens == 1024);
   CHECK(o.targets.at(0).engine.max_sequences == 6);
+  CHECK(o.targets.at(0).engine.kv_budget_bytes == 512u << 20);
+  CHECK(o.targets.at(0).engine.kv_block_tokens == 32);
+  CHECK(o.targets.at(0).engine.kv_type == "f32");
+  CHECK_FALSE(o.targets.at(0).engine.prefix_cache);
   CHECK(o.targets.at(0).capacity == 5);
   CHECK(pool_options_for(r->pools.at("remote"), 2048).targets.at(0).model == "llama");
 }

@@ -36,8 +36,10 @@ pool_options pool_options_for(const pool_spec& spec, std::size_t context_tokens)
     x.engine.prefill_chunk_tokens = static_cast<std::size_t>(t.prefill_chunk_tokens);
     x.engine.queue_capacity = static_cast<std::size_t>(t.queue_capacity);
     x.engine.context_tokens = t.context_tokens > 0 ? static_cast<std::size_t>(t.context_tokens) : context_tokens;
-    // kv_budget_mb / kv_block_tokens: carried in the scenario for the paged KV cache; the
-    // engine options take them once that lands.
+    x.engine.kv_budget_bytes = static_cast<std::size_t>(t.kv_budget_mb) << 20;
+    x.engine.kv_block_tokens = static_cast<std::size_t>(t.kv_block_tokens);
+    x.engine.kv_type = t.kv_type;
+    x.engine.prefix_cache = t.prefix_cache;
     x.url = t.url;
     x.model = t.remote_model;
     x.api_key_env = t.api_key_env;

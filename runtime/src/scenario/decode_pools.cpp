@@ -9,6 +9,7 @@ namespace troupe::runtime::detail {
 namespace {
 
 const std::vector<std::string> target_kinds{"local", "openai"};
+const std::vector<std::string> kv_types{"f16", "f32"};
 
 void decode_target(const ynode& n, std::size_t index, const std::string& pool, reporter& rep,
                    pool_spec& out) {
@@ -17,7 +18,7 @@ void decode_target(const ynode& n, std::size_t index, const std::string& pool, r
   map_reader r(n, what, rep,
                {"name", "kind", "node", "weight", "count", "min", "max", "capacity", "model", "threads",
                 "max_sequences", "prefill_chunk_tokens", "queue_capacity", "context_tokens",
-                "kv_budget_mb", "kv_block_tokens", "url", "api_key_env"});
+                "kv_budget_mb", "kv_block_tokens", "kv_type", "prefix_cache", "url", "api_key_env"});
   pool_target_spec t;
   t.at = n.at;
   r.str("name", t.name, true);
@@ -33,7 +34,7 @@ void decode_target(const ynode& n, std::size_t index, const std::string& pool, r
   r.str("model", t.kind == "local" ? t.model : t.remote_model, true);
   const bool local = t.kind == "local";
   for (const char* k : {"threads", "max_sequences", "prefill_chunk_tokens", "queue_capacity", "context_tokens",
-                        "kv_budget_mb", "kv_block_tokens"}) {
+                        "kv_budget_mb", "kv_block_tokens", "kv_type", "prefix_cache"}) {
     if (!local && n.find(k))
       rep.error(*n.find(k), fmt::format("'{}' in {} applies to kind local only", k, what),
                 "remove it, or use kind: local");
@@ -50,6 +51,10 @@ void decode_target(const ynode& n, std::size_t index, const std::string& pool, r
   r.integer("context_tokens", t.context_tokens, 16, 1 << 22);
   r.integer("kv_budget_mb", t.kv_budget_mb, 0, 1 << 24);
   r.integer("kv_block_tokens", t.kv_block_tokens, 1, 1 << 16);
+  int kv_type = 0;
+  if (r.choice("kv_type", kv_types, kv_type)) t.kv_type = kv_types[static_cast<std::size_t>(kv_type)];
+  int prefix_cache = 1;
+  if (r.choice("prefix_cache", {"false", "true"}, prefix_cache)) t.prefix_cache = prefix_cache == 1;
   r.str("url", t.url, !local);
   r.str("api_key_env", t.api_key_env);
   if (n.find("count") && (n.find("min") || n.find("max")))

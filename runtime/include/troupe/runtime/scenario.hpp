@@ -55,8 +55,10 @@ struct pool_target_spec {
   int prefill_chunk_tokens = 64;   ///< prompt tokens per step
   int queue_capacity = 64;         ///< the engine's own waiting queue
   int context_tokens = 0;          ///< KV tokens per sequence; 0 = from the profiles
-  int kv_budget_mb = 0;            ///< KV cache budget (0 = engine default); for the paged KV cache
-  int kv_block_tokens = 16;        ///< tokens per KV block; for the paged KV cache
+  int kv_budget_mb = 0;            ///< KV cache budget in MiB (0 = max_sequences * context worth)
+  int kv_block_tokens = 16;        ///< tokens per KV block (the unit of prefix reuse)
+  std::string kv_type = "f16";     ///< KV cache element type: f16 or f32
+  bool prefix_cache = true;        ///< reuse cached KV blocks of equal prompt prefixes
   // kind openai
   std::string url;                 ///< base URL, e.g. http://127.0.0.1:8080/v1
   std::string remote_model;        ///< `model` sent to the endpoint
