@@ -53,45 +53,49 @@ struct load_bf16 {
   }
 };
 
+// Tokens per register tile of the float kernels: 4 rows x 6 tokens = 24 accumulators, plus
+// 4 weight vectors and one activation vector, fits the 32 zmm registers.
+constexpr std::size_t tok_tile = 6;
+
 // R rows x T tokens, full k; accumulators stay in registers.
 template <class L, int R, int T>
 void micro_float(const std::uint8_t* w, std::size_t ws, const float* x, std::size_t xs, std::size_t k, float* y,
                  std::size_t ys) {
   __m512 acc[R][T];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
   std::size_t i = 0;
   for (; i + 16 <= k; i += 16) {
     __m512 wv[R];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       _mm_prefetch(reinterpret_cast<const char*>(w + r * ws) + L::bytes * i + prefetch_bytes, _MM_HINT_T0);
       wv[r] = L::full(w + r * ws, i);
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 6
     for (int t = 0; t < T; ++t) {
       const __m512 xv = _mm512_loadu_ps(x + t * xs + i);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
     }
   }
   if (i < k) {
     const auto m = static_cast<__mmask16>((1u << (k - i)) - 1u);
     __m512 wv[R];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) wv[r] = L::part(w + r * ws, i, m);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < T; ++t) {
       const __m512 xv = _mm512_maskz_loadu_ps(m, x + t * xs + i);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < T; ++t) y[t * ys + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
@@ -103,7 +107,9 @@ void micro_float_rows(int t_left, const std::uint8_t* w, std::size_t ws, const f
     case 1: return micro_float<L, R, 1>(w, ws, x, xs, k, y, ys);
     case 2: return micro_float<L, R, 2>(w, ws, x, xs, k, y, ys);
     case 3: return micro_float<L, R, 3>(w, ws, x, xs, k, y, ys);
-    default: return micro_float<L, R, 4>(w, ws, x, xs, k, y, ys);
+    case 4: return micro_float<L, R, 4>(w, ws, x, xs, k, y, ys);
+    case 5: return micro_float<L, R, 5>(w, ws, x, xs, k, y, ys);
+    default: return micro_float<L, R, 6>(w, ws, x, xs, k, y, ys);
   }
 }
 
@@ -138,8 +144,8 @@ void tile_float(const tile_args& a, const float* x, std::size_t xs) {
   for (std::size_t r = 0; r < a.n_rows; r += 4) {
     const int r_left = static_cast<int>(std::min<std::size_t>(4, a.n_rows - r));
     const std::uint8_t* w = a.w + r * a.w_stride;
-    for (std::size_t t = 0; t < a.n_tok; t += 4) {
-      const int t_left = static_cast<int>(std::min<std::size_t>(4, a.n_tok - t));
+    for (std::size_t t = 0; t < a.n_tok; t += tok_tile) {
+      const int t_left = static_cast<int>(std::min<std::size_t>(tok_tile, a.n_tok - t));
       float* y = a.y + t * a.y_stride + r;
       const float* xt = x + t * xs;
       switch (r_left) {
