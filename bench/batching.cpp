@@ -3,7 +3,7 @@
 // against llama.cpp's batched decoding (llama_batch with one seq_id per token) on the same
 // GGUF file, measured in the same run with rounds alternating. Prints a table, or JSON.
 //   bench_batching [--threads N] [--layers N] [--type q8_0] [--prompt N] [--gen N] [--reps N]
-//                  [--seqs 1,4,8,16] [--json]
+//                  [--seqs 1,4,8,16] [--json] [--no-llama]
 // The model is the SmolLM-360M shape (n_embd 960, 15 heads, 5 KV heads, ffn 2560, vocab
 // 49152) with random weights and --layers layers (default 8, so a run takes a minute or two).
 #include <algorithm>
@@ -29,6 +29,7 @@ struct options {
   std::string type = "q8_0";
   std::vector<std::size_t> seqs{1, 4, 8, 16};
   bool json = false;
+  bool peer = true;  // --no-llama: troupe only (for profiling)
 };
 
 struct row {
@@ -93,6 +94,7 @@ int main(int argc, char** argv) {
     else if (a == "--reps") o.reps = std::stoul(next());
     else if (a == "--seqs") o.seqs = parse_list(next());
     else if (a == "--json") o.json = true;
+    else if (a == "--no-llama") o.peer = false;
     else {
       fmt::print(stderr, "unknown option {}\n", a);
       return 2;
@@ -140,7 +142,7 @@ int main(int argc, char** argv) {
     r.n_seq = n;
     for (std::size_t rep = 0; rep < o.reps; ++rep) {  // troupe and llama.cpp alternate
       r.troupe = std::max(r.troupe, troupe_round(**ctx, o, n));
-      r.peer = std::max(r.peer, bench::measure_llama_batched(path, o.prompt, o.gen, o.threads, 1, n));
+      if (o.peer) r.peer = std::max(r.peer, bench::measure_llama_batched(path, o.prompt, o.gen, o.threads, 1, n));
     }
     rows.push_back(r);
   }
