@@ -1,5 +1,5 @@
-// Helpers of bench_engine: timing, a temp directory, the read-bandwidth probe, and running
-// the llama.cpp peer program.
+// Helpers of the benchmarks: timing, the load average, a temp directory, the read-bandwidth
+// probe, and running the llama.cpp peer program.
 #pragma once
 
 #include <atomic>
@@ -28,6 +28,17 @@ inline std::vector<std::string> split(const std::string& s, char sep) {
   for (std::string item; std::getline(in, item, sep);)
     if (!item.empty()) out.push_back(item);
   return out;
+}
+
+/// The 1-minute load average from /proc/loadavg (-1 when unreadable): printed with every
+/// result, since the machines these run on are shared.
+inline double load_average() {
+  double load = -1;
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &load) != 1) load = -1;
+    std::fclose(f);
+  }
+  return load;
 }
 
 inline std::filesystem::path make_temp_dir() {
@@ -81,6 +92,28 @@ inline void measure_llama(const std::filesystem::path& model, std::size_t prompt
 #else
   (void)model, (void)prompt, (void)gen, (void)threads, (void)reps, (void)prefill, (void)decode;
 #endif
+}
+
+/// Runs bench_llama_peer's batched mode (when built): `n_seq` sequences with `prompt`-token
+/// prompts decode `gen` steps together; returns the aggregate decode tok/s (0 when not built
+/// or on failure).
+inline double measure_llama_batched(const std::filesystem::path& model, std::size_t prompt, std::size_t gen,
+                                    std::size_t threads, std::size_t reps, std::size_t n_seq) {
+  double tok_s = 0;
+#ifdef TROUPE_LLAMA_PEER
+  const auto cmd = fmt::format("'{}' '{}' '{}' {} {} {} {} {}", TROUPE_LLAMA_PEER, TROUPE_LLAMA_LIB_DIR,
+                               model.string(), prompt, gen, threads, reps, n_seq);
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return 0;
+  char line[512] = {};
+  int n = 0;
+  if (std::fgets(line, sizeof line, p) != nullptr)
+    (void)std::sscanf(line, "{\"n_seq\": %d, \"decode_tok_s\": %lf}", &n, &tok_s);
+  pclose(p);
+#else
+  (void)model, (void)prompt, (void)gen, (void)threads, (void)reps, (void)n_seq;
+#endif
+  return tok_s;
 }
 
 } // namespace bench

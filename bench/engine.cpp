@@ -37,17 +37,24 @@ struct row {
   double bound = 0;                          // decode tok/s at the measured bandwidth
 };
 
-/// Best-of-reps prefill and decode tok/s of troupe's context.
-void measure_troupe(const std::shared_ptr<const inf::model>& m, const options& o, row& r) {
-  inf::context_params cp;
-  cp.n_ctx = o.prompt + o.gen + 8;
-  cp.n_threads = o.threads;
-  auto ctx = std::move(*inf::context::create(m, cp));
-  std::vector<std::int32_t> prompt(o.prompt);
-  const auto n_vocab = static_cast<std::int32_t>(m->params().n_vocab);
-  for (std::size_t i = 0; i < o.prompt; ++i) prompt[i] = static_cast<std::int32_t>((i * 7919 + 13) % n_vocab);
+/// Troupe's side: a context and its prompt, timed one round at a time so that rounds of
+/// troupe and of llama.cpp can alternate (on a shared machine both then see the same load).
+struct troupe_runner {
+  std::unique_ptr<inf::context> ctx;
+  std::vector<std::int32_t> prompt;
   std::vector<float> logits;
-  for (std::size_t rep = 0; rep < o.reps + 1; ++rep) {  // the first round warms up
+
+  troupe_runner(const std::shared_ptr<const inf::model>& m, const options& o) {
+    inf::context_params cp;
+    cp.n_ctx = o.prompt + o.gen + 8;
+    cp.n_threads = o.threads;
+    ctx = std::move(*inf::context::create(m, cp));
+    const auto n_vocab = static_cast<std::int32_t>(m->params().n_vocab);
+    for (std::size_t i = 0; i < o.prompt; ++i) prompt.push_back(static_cast<std::int32_t>((i * 7919 + 13) % n_vocab));
+  }
+
+  /// One round: prefill then greedy decode; keeps the best tok/s in r.
+  void round(const options& o, row& r) {
     const auto seq = *ctx->seq_create();
     inf::batch b;
     b.add(seq, prompt);
@@ -64,9 +71,23 @@ void measure_troupe(const std::shared_ptr<const inf::model>& m, const options& o
     }
     const double t3 = bench::now_s();
     (void)ctx->seq_remove(seq);
-    if (rep == 0) continue;
-    r.prefill = std::max(r.prefill, o.prompt / (t1 - t0));
-    r.decode = std::max(r.decode, o.gen / (t3 - t2));
+    r.prefill = std::max(r.prefill, static_cast<double>(o.prompt) / (t1 - t0));
+    r.decode = std::max(r.decode, static_cast<double>(o.gen) / (t3 - t2));
+  }
+};
+
+/// Best-of-reps prefill and decode tok/s of troupe and llama.cpp, rounds alternating.
+void measure(const std::shared_ptr<const inf::model>& m, const std::filesystem::path& path, const options& o,
+             row& r) {
+  troupe_runner t(m, o);
+  row warm;
+  t.round(o, warm);  // warms up caches and the pool (llama.cpp warms up inside each call)
+  for (std::size_t rep = 0; rep < o.reps; ++rep) {
+    t.round(o, r);
+    double p = 0, d = 0;
+    bench::measure_llama(path, o.prompt, o.gen, o.threads, 1, p, d);
+    r.peer_prefill = std::max(r.peer_prefill, p);
+    r.peer_decode = std::max(r.peer_decode, d);
   }
 }
 
@@ -115,17 +136,18 @@ int main(int argc, char** argv) {
     r.type = t;
     r.file_mb = static_cast<double>(std::filesystem::file_size(path)) / 1e6;
     r.bound = bandwidth / static_cast<double>((*m)->weight_bytes_per_token());
-    measure_troupe(*m, o, r);
-    bench::measure_llama(path, o.prompt, o.gen, o.threads, o.reps, r.peer_prefill, r.peer_decode);
+    measure(*m, path, o, r);
     rows.push_back(r);
     std::filesystem::remove(path);
   }
   std::filesystem::remove_all(dir);
 
+  const double load = bench::load_average();
   const auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
   if (o.json) {
-    fmt::print("{{\"threads\": {}, \"prompt_tokens\": {}, \"gen_tokens\": {}, \"bandwidth_gb_s\": {:.2f}, \"rows\": [",
-               o.threads, o.prompt, o.gen, bandwidth / 1e9);
+    fmt::print("{{\"threads\": {}, \"prompt_tokens\": {}, \"gen_tokens\": {}, \"load_avg_1m\": {:.2f}, "
+               "\"bandwidth_gb_s\": {:.2f}, \"rows\": [",
+               o.threads, o.prompt, o.gen, load, bandwidth / 1e9);
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const auto& r = rows[i];
       fmt::print("{}{{\"type\": \"{}\", \"prefill_tok_s\": {:.2f}, \"llama_prefill_tok_s\": {:.2f}, "
@@ -137,13 +159,14 @@ int main(int argc, char** argv) {
   }
   fmt::print("engine: SmolLM-360M shape, random weights, {} threads, prompt {} tokens, decode {} tokens\n",
              o.threads, o.prompt, o.gen);
-  fmt::print("read bandwidth ({} threads): {:.1f} GB/s\n\n", o.threads, bandwidth / 1e9);
+  fmt::print("read bandwidth ({} threads): {:.1f} GB/s; load average (1 min) at the end: {:.2f}\n\n", o.threads,
+             bandwidth / 1e9, load);
   fmt::print("{:<6} {:>8} | {:>9} {:>9} {:>6} | {:>8} {:>8} {:>6} | {:>8} {:>7}\n", "type", "file MB",
              "prefill", "llama.cpp", "ratio", "decode", "llama", "ratio", "bound", "of bound");
   for (const auto& r : rows)
     fmt::print("{:<6} {:>8.0f} | {:>9.1f} {:>9.1f} {:>5.2f}x | {:>8.1f} {:>8.1f} {:>5.2f}x | {:>8.1f} {:>6.0f}%\n",
                r.type, r.file_mb, r.prefill, r.peer_prefill, ratio(r.prefill, r.peer_prefill), r.decode,
                r.peer_decode, ratio(r.decode, r.peer_decode), r.bound, 100 * ratio(r.decode, r.bound));
-  fmt::print("\n(tok/s, best of {}; llama.cpp = 0 when bench_llama_peer was not built)\n", o.reps);
+  fmt::print("\n(tok/s, best of {} rounds, troupe and llama.cpp alternating; llama.cpp = 0 when bench_llama_peer was not built)\n", o.reps);
   return 0;
 }

@@ -61,6 +61,9 @@ TROUPE_ISA_KERNELS
 } // namespace scalar
 namespace avx2 {
 TROUPE_ISA_KERNELS
+/* int8 activations (super-blocks of 256 sharing one scale) against Q4_K / Q6_K weights */
+void tile_q4_k(const tile_args& a, const act_q8& x);
+void tile_q6_k(const tile_args& a, const act_q8& x);
 } // namespace avx2
 namespace avx512 {
 TROUPE_ISA_KERNELS

@@ -1,7 +1,8 @@
 // matmul: picks the kernel set for this CPU, prepares the activations (int8 blocks of 32 for
-// Q8_0/Q4_0; for Q4_K/Q6_K on AVX-512 VNNI, int8 super-blocks of 256 like llama.cpp's Q8_K),
-// splits the weight rows into tasks for the pool and runs the tile kernels of cpu/isa.hpp on
-// each. Without VNNI, Q4_K/Q6_K rows are expanded to f32 per task and run as F32.
+// Q8_0/Q4_0; for Q4_K/Q6_K on AVX2 and AVX-512 VNNI, int8 super-blocks of 256 like llama.cpp's
+// Q8_K), splits the weight rows into tasks for the pool and runs the tile kernels of
+// cpu/isa.hpp on each. On the scalar path Q4_K/Q6_K rows are expanded to f32 per task and run
+// as F32.
 #include "troupe/inference/matmul.hpp"
 
 #include <algorithm>
@@ -37,7 +38,7 @@ const kernel_set& kernels() {
                         avx512::tile_q4_0, avx512::quantize_act, avx512::tile_q4_k, avx512::tile_q6_k};
     if (cpu.avx2)
       return kernel_set{avx2::tile_f32, avx2::tile_f16, avx2::tile_bf16, avx2::tile_q8_0, avx2::tile_q4_0,
-                        avx2::quantize_act};
+                        avx2::quantize_act, avx2::tile_q4_k, avx2::tile_q6_k};
     return kernel_set{scalar::tile_f32, scalar::tile_f16, scalar::tile_bf16, scalar::tile_q8_0,
                       scalar::tile_q4_0, scalar::quantize_act};
   }();

@@ -9,10 +9,10 @@
 //     (one f32 scale d_b = max|x_b| / 127 per block) and the dot products run on integers,
 //     so each x_i carries an extra error of at most d_b / 2:
 //     |err| <= sum_b (d_b / 2) * sum_{i in b} |w_i| (plus f32 rounding).
-//   Q4_K, Q6_K on the AVX-512 VNNI path: the same with super-blocks b of 256 values sharing
+//   Q4_K, Q6_K on the AVX2 and AVX-512 VNNI paths: the same with super-blocks b of 256 values sharing
 //     one scale, rounded exactly as llama.cpp's Q8_K does (so results track llama.cpp's; about
 //     0.7% rms relative error per product on random data against 0.55% for blocks of 32).
-//     Elsewhere their rows are expanded to f32 like F16 (no activation rounding).
+//     On the scalar path their rows are expanded to f32 like F16 (no activation rounding).
 //   On random data the observed error is about a quarter of the bound (tests/inference/matmul.cpp).
 #pragma once
 
