@@ -100,6 +100,14 @@ result<void> agent_ctx::reply_error(const envelope& request, std::string message
   return reply(request, message, {{"error", message}});
 }
 
+const agent_spec& agent_ctx::spec() const {
+  if (!spec_view)
+    spec_view = std::make_unique<agent_spec>(cell->spec);
+  if (cell->topics_version.load(std::memory_order_acquire) != spec_view_version)
+    spec_view->subscriptions = cell->owner.agents.topics_of(*cell, spec_view_version);
+  return *spec_view;
+}
+
 result<void> agent_ctx::subscribe(std::string_view pattern) {
   return cell->owner.agents.subscribe(cell->spec.name, pattern);
 }
@@ -224,7 +232,7 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cell_ptr cell)
   return {
     [self](atoms::start_atom) {
       auto& s = self->state.ctx;
-      auto made = s.cell->factory(s.cell->spec);
+      auto made = s.cell->factory(s.spec()); // a restart sees the current subscriptions
       if (!made)
         throw std::runtime_error(fmt::format("cannot create agent '{}': {}", s.cell->spec.name,
                                              made.error().message));

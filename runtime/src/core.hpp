@@ -38,6 +38,9 @@ struct agent_cell {
   std::size_t restarts = 0;   ///< supervisor only
   std::atomic<bool> stopping{false};
   std::vector<std::string> topics; ///< current subscriptions, guarded by the directory's lock
+  /// Bumped (under the directory's lock) whenever `topics` changes, so the agent's spec view
+  /// knows when to copy them again.
+  std::atomic<std::uint64_t> topics_version{0};
   std::string last_failure;   ///< set by the dying actor, read by the supervisor after `down`
 };
 
@@ -58,6 +61,8 @@ public:
   std::size_t count(bool with_internal) const;
   std::vector<std::string> names(bool with_internal) const;
   std::vector<cell_ptr> all() const;
+  /// A copy of `cell`'s current subscriptions (taken under the lock) and their version.
+  std::vector<std::string> topics_of(const agent_cell& cell, std::uint64_t& version) const;
 
 private:
   mutable std::shared_mutex mutex_;
