@@ -32,21 +32,35 @@ envelope make_envelope(const agent_ctx& st, std::string_view to, std::string con
 
 result<void> agent_ctx::send_direct(envelope message) {
   auto& owner = cell->owner;
-  auto i = peers.find(message.recipient);
-  if (i != peers.end()) {
-    auto copy = message; // kept in case the cached peer has stopped
-    auto r = owner.route_to(i->second, std::move(copy), self->context());
+  owner.stamp(message);
+  // Built once: when a cached peer turns out to have stopped, the same envelope goes to
+  // whoever has the name now.
+  auto shared = std::make_shared<const envelope>(std::move(message));
+  const auto& to = shared->recipient;
+  cell_ptr cached;
+  if (last_peer && last_peer_name == to) {
+    cached = last_peer;
+  } else if (auto i = peers.find(to); i != peers.end()) {
+    cached = i->second;
+    last_peer_name = to;
+    last_peer = cached;
+  }
+  if (cached) {
+    auto r = owner.deliver(cached, shared, self->context());
     if (r || r.error().code != errc::stopped)
       return r;
-    peers.erase(i); // stopped: maybe a new agent has the name now
+    peers.erase(to); // stopped: maybe a new agent has the name now
+    last_peer.reset();
   }
-  auto target = owner.agents.find(message.recipient);
+  auto target = owner.agents.find(to);
   if (!target)
-    return fail(errc::not_found, fmt::format("no agent named '{}'", message.recipient));
+    return fail(errc::not_found, fmt::format("no agent named '{}'", to));
   if (peers.size() >= peer_cache_size)
     peers.clear();
-  peers.emplace(message.recipient, target);
-  return owner.route_to(target, std::move(message), self->context());
+  peers.emplace(to, target);
+  last_peer_name = to;
+  last_peer = target;
+  return owner.deliver(target, shared, self->context());
 }
 
 result<void> agent_ctx::send(std::string_view to, std::string content,
@@ -230,19 +244,7 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cell_ptr cell)
   });
   self->send(self, atoms::start_atom_v);
   return {
-    [self](atoms::start_atom) {
-      auto& s = self->state.ctx;
-      auto made = s.cell->factory(s.spec()); // a restart sees the current subscriptions
-      if (!made)
-        throw std::runtime_error(fmt::format("cannot create agent '{}': {}", s.cell->spec.name,
-                                             made.error().message));
-      s.behavior = std::move(*made);
-      s.behavior->on_start(s);
-      if (auto w = s.cell->inbox.attach(caf::actor_cast<caf::actor>(self)))
-        self->send(w, atoms::wake_atom_v);
-      if (s.quit_after)
-        self->quit();
-    },
+    // wake first: CAF tries the cases in order and it is by far the most frequent.
     [self](atoms::wake_atom) {
       auto& s = self->state.ctx;
       std::shared_ptr<const envelope> e;
@@ -260,6 +262,19 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cell_ptr cell)
           return;
       }
       self->send(self, atoms::wake_atom_v); // more waiting: stay scheduled, let others run
+    },
+    [self](atoms::start_atom) {
+      auto& s = self->state.ctx;
+      auto made = s.cell->factory(s.spec()); // a restart sees the current subscriptions
+      if (!made)
+        throw std::runtime_error(fmt::format("cannot create agent '{}': {}", s.cell->spec.name,
+                                             made.error().message));
+      s.behavior = std::move(*made);
+      s.behavior->on_start(s);
+      if (auto w = s.cell->inbox.attach(caf::actor_cast<caf::actor>(self)))
+        self->send(w, atoms::wake_atom_v);
+      if (s.quit_after)
+        self->quit();
     },
     [self](atoms::timeout_atom, const std::string& id) {
       auto& s = self->state.ctx;

@@ -37,6 +37,9 @@ struct agent_ctx : agent_context {
   /// when it reaches `peer_cache_size`; an entry whose inbox is closed is looked up again.
   std::unordered_map<std::string, cell_ptr> peers;
   static constexpr std::size_t peer_cache_size = 64;
+  /// The last peer addressed (checked before `peers`: a conversation mostly talks to one).
+  std::string last_peer_name;
+  cell_ptr last_peer;
   /// Delivers a direct message through the peer cache.
   result<void> send_direct(envelope message);
 
