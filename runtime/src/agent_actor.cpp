@@ -17,25 +17,32 @@ namespace {
 /// Most envelopes handled per wake before yielding to other actors (and to tasks/timeouts).
 constexpr int drain_batch = 128;
 
-envelope make_envelope(const agent_ctx& st, std::string_view to, std::string content,
-                       std::map<std::string, std::string> metadata, message_kind kind) {
-  envelope e;
+void fill(envelope& e, const agent_ctx& st, std::string_view to, std::string content,
+          std::map<std::string, std::string> metadata, message_kind kind) {
   e.sender = st.cell->spec.name;
   e.recipient = std::string{to};
   e.content = std::move(content);
   e.metadata = std::move(metadata);
   e.kind = kind;
+}
+
+/// Built in its final (shared) place: a direct message is never moved or copied after this.
+std::shared_ptr<envelope> make_shared_envelope(const agent_ctx& st, std::string_view to, std::string content,
+                                               std::map<std::string, std::string> metadata,
+                                               message_kind kind) {
+  auto e = std::make_shared<envelope>();
+  fill(*e, st, to, std::move(content), std::move(metadata), kind);
   return e;
 }
 
 } // namespace
 
-result<void> agent_ctx::send_direct(envelope message) {
+result<void> agent_ctx::send_direct(std::shared_ptr<envelope> message) {
   auto& owner = cell->owner;
-  owner.stamp(message);
-  // Built once: when a cached peer turns out to have stopped, the same envelope goes to
-  // whoever has the name now.
-  auto shared = std::make_shared<const envelope>(std::move(message));
+  owner.stamp(*message);
+  // Kept (not copied) when a cached peer turns out to have stopped: the same envelope then
+  // goes to whoever has the name now.
+  std::shared_ptr<const envelope> shared = std::move(message);
   const auto& to = shared->recipient;
   cell_ptr cached;
   if (last_peer && last_peer_name == to) {
@@ -60,18 +67,18 @@ result<void> agent_ctx::send_direct(envelope message) {
   peers.emplace(to, target);
   last_peer_name = to;
   last_peer = target;
-  return owner.deliver(target, shared, self->context());
+  return owner.deliver(target, std::move(shared), self->context());
 }
 
 result<void> agent_ctx::send(std::string_view to, std::string content,
                                std::map<std::string, std::string> metadata) {
-  return send_direct(make_envelope(*this, to, std::move(content), std::move(metadata), message_kind::message));
+  return send_direct(make_shared_envelope(*this, to, std::move(content), std::move(metadata), message_kind::message));
 }
 
 result<void> agent_ctx::send(envelope message) {
   message.sender = cell->spec.name;
   if (!message.recipient.empty() && message.topic.empty())
-    return send_direct(std::move(message));
+    return send_direct(std::make_shared<envelope>(std::move(message)));
   auto r = cell->owner.route(std::move(message), self->context());
   if (!r)
     return tl::make_unexpected(r.error());
@@ -80,16 +87,17 @@ result<void> agent_ctx::send(envelope message) {
 
 result<std::size_t> agent_ctx::publish(std::string_view topic, std::string content,
                                          std::map<std::string, std::string> metadata) {
-  auto e = make_envelope(*this, {}, std::move(content), std::move(metadata), message_kind::message);
+  envelope e;
+  fill(e, *this, {}, std::move(content), std::move(metadata), message_kind::message);
   e.topic = std::string{topic};
   return cell->owner.route(std::move(e), self->context());
 }
 
 void agent_ctx::request(std::string_view to, std::string content, std::int64_t timeout_ms,
                           reply_callback on_reply, std::map<std::string, std::string> metadata) {
-  auto e = make_envelope(*this, to, std::move(content), std::move(metadata), message_kind::request);
-  e.id = cell->owner.make_id();
-  auto id = e.id;
+  auto e = make_shared_envelope(*this, to, std::move(content), std::move(metadata), message_kind::request);
+  e->id = cell->owner.make_id();
+  auto id = e->id;
   pending.emplace(id, std::move(on_reply));
   auto r = send_direct(std::move(e));
   if (!r) {
@@ -103,10 +111,10 @@ void agent_ctx::request(std::string_view to, std::string content, std::int64_t t
 
 result<void> agent_ctx::reply(const envelope& request, std::string content,
                                 std::map<std::string, std::string> metadata) {
-  auto e = make_envelope(*this, request.sender, std::move(content), std::move(metadata),
-                         message_kind::reply);
-  e.parent_id = request.id;
-  e.conversation_id = request.conversation_id;
+  auto e = make_shared_envelope(*this, request.sender, std::move(content), std::move(metadata),
+                                message_kind::reply);
+  e->parent_id = request.id;
+  e->conversation_id = request.conversation_id;
   return send_direct(std::move(e));
 }
 

@@ -40,8 +40,8 @@ struct agent_ctx : agent_context {
   /// The last peer addressed (checked before `peers`: a conversation mostly talks to one).
   std::string last_peer_name;
   cell_ptr last_peer;
-  /// Delivers a direct message through the peer cache.
-  result<void> send_direct(envelope message);
+  /// Stamps and delivers a direct message through the peer cache.
+  result<void> send_direct(std::shared_ptr<envelope> message);
 
   // agent_context
   const std::string& name() const override { return cell->spec.name; }

@@ -190,9 +190,9 @@ void core::emit(event_type type, const std::string& agent, std::string detail,
   emit(std::move(e));
 }
 
-result<void> core::deliver(const cell_ptr& cell, const std::shared_ptr<const envelope>& message,
+result<void> core::deliver(const cell_ptr& cell, std::shared_ptr<const envelope> message,
                            caf::execution_unit* unit) {
-  auto r = cell->inbox.push(message, unit);
+  auto r = cell->inbox.push(std::move(message), unit);
   switch (r.what) {
     case bounded_inbox::outcome::queued:
       break;
