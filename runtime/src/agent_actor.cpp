@@ -45,11 +45,10 @@ result<void> agent_ctx::send_direct(std::shared_ptr<envelope> message) {
   std::shared_ptr<const envelope> shared = std::move(message);
   const auto& to = shared->recipient;
   cell_ptr cached;
-  if (last_peer && last_peer_name == to) {
+  if (last_peer && last_peer->spec.name == to) {
     cached = last_peer;
   } else if (auto i = peers.find(to); i != peers.end()) {
     cached = i->second;
-    last_peer_name = to;
     last_peer = cached;
   }
   if (cached) {
@@ -65,7 +64,6 @@ result<void> agent_ctx::send_direct(std::shared_ptr<envelope> message) {
   if (peers.size() >= peer_cache_size)
     peers.clear();
   peers.emplace(to, target);
-  last_peer_name = to;
   last_peer = target;
   return owner.deliver(target, std::move(shared), self->context());
 }
@@ -273,7 +271,10 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cell_ptr cell)
     },
     [self](atoms::start_atom) {
       auto& s = self->state.ctx;
-      auto made = s.cell->factory(s.spec()); // a restart sees the current subscriptions
+      // A restart sees the current subscriptions; an agent whose subscriptions never changed
+      // gets the cell's spec (no per-agent copy: idle agents stay small).
+      const auto& spec = s.cell->topics_version.load(std::memory_order_acquire) == 0 ? s.cell->spec : s.spec();
+      auto made = s.cell->factory(spec);
       if (!made)
         throw std::runtime_error(fmt::format("cannot create agent '{}': {}", s.cell->spec.name,
                                              made.error().message));

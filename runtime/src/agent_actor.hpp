@@ -37,8 +37,7 @@ struct agent_ctx : agent_context {
   /// when it reaches `peer_cache_size`; an entry whose inbox is closed is looked up again.
   std::unordered_map<std::string, cell_ptr> peers;
   static constexpr std::size_t peer_cache_size = 64;
-  /// The last peer addressed (checked before `peers`: a conversation mostly talks to one).
-  std::string last_peer_name;
+  /// The last peer addressed (checked by name before `peers`: a conversation mostly talks to one).
   cell_ptr last_peer;
   /// Stamps and delivers a direct message through the peer cache.
   result<void> send_direct(std::shared_ptr<envelope> message);
