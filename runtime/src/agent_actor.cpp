@@ -52,7 +52,7 @@ result<void> agent_ctx::send_direct(std::shared_ptr<envelope> message) {
     last_peer = cached;
   }
   if (cached) {
-    auto r = owner.deliver(cached, shared, self->context());
+    auto r = owner.deliver(cached, std::move(shared), self->context()); // kept if stopped
     if (r || r.error().code != errc::stopped)
       return r;
     peers.erase(to); // stopped: maybe a new agent has the name now

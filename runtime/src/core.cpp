@@ -190,7 +190,7 @@ void core::emit(event_type type, const std::string& agent, std::string detail,
   emit(std::move(e));
 }
 
-result<void> core::deliver(const cell_ptr& cell, std::shared_ptr<const envelope> message,
+result<void> core::deliver(const cell_ptr& cell, std::shared_ptr<const envelope>&& message,
                            caf::execution_unit* unit) {
   auto r = cell->inbox.push(std::move(message), unit);
   switch (r.what) {
@@ -246,7 +246,7 @@ result<std::size_t> core::route(envelope message, caf::execution_unit* unit) {
   auto shared = std::make_shared<const envelope>(std::move(message)); // one copy for all
   std::size_t accepted = 0;
   for (const auto& target : targets)
-    if (deliver(target, shared, unit))
+    if (deliver(target, std::shared_ptr<const envelope>{shared}, unit))
       ++accepted;
   return accepted;
 }

@@ -123,9 +123,9 @@ struct core {
   /// coarse real-time clock (about 25 ns here against about 100 ns for the precise one; its
   /// resolution is the kernel tick, 1 to 4 ms), since every message pays for it.
   void stamp(envelope& message);
-  /// Pushes into `cell`'s inbox. `message` is taken by value: a caller that needs it again
-  /// (fan-out, a retry after `errc::stopped`) passes a copy of the pointer.
-  result<void> deliver(const cell_ptr& cell, std::shared_ptr<const envelope> message,
+  /// Pushes into `cell`'s inbox. `message` is moved from only when the inbox took it: after
+  /// an error (`errc::stopped`, `errc::mailbox_full`) the caller still holds it.
+  result<void> deliver(const cell_ptr& cell, std::shared_ptr<const envelope>&& message,
                        caf::execution_unit* unit);
   result<void> spawn(agent_spec spec, agent_factory factory, bool internal);
   void finish(const cell_ptr& cell, bool count_stop);

@@ -34,7 +34,7 @@ void bounded_inbox::grow() {
   head_ = 0;
 }
 
-bounded_inbox::push_result bounded_inbox::push(std::shared_ptr<const envelope> message,
+bounded_inbox::push_result bounded_inbox::push(std::shared_ptr<const envelope>&& message,
                                                caf::execution_unit* unit) {
   push_result r;
   std::lock_guard<std::mutex> guard{mutex_};

@@ -37,7 +37,9 @@ public:
   /// Enqueues (any thread). When the inbox goes from idle to "has mail" it sends the consumer
   /// a wake (from inside the lock, so no actor handle is copied out); `unit` is the sending
   /// actor's execution unit, or null outside actors.
-  push_result push(std::shared_ptr<const envelope> message, caf::execution_unit* unit);
+  /// `message` is moved from only when it was taken (queued, or evicted by drop_newest); after
+  /// `rejected` or `closed` the caller still holds it (to retry elsewhere).
+  push_result push(std::shared_ptr<const envelope>&& message, caf::execution_unit* unit);
   /// Dequeues (the owning actor only). False when empty. When it takes the last envelope,
   /// `last` is set and the inbox is idle again (the next push sends a new wake).
   bool pop(std::shared_ptr<const envelope>& out, bool& last);
