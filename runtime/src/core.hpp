@@ -108,7 +108,6 @@ struct core {
   std::condition_variable stop_cv;
   std::optional<result<std::string>> outcome;
   std::atomic<std::size_t> live_agents{0};
-  bool shut_down = false;
 
   std::string make_id();
   bool wants_events() const { return observing.load(std::memory_order_acquire); }
