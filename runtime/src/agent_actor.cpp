@@ -201,11 +201,15 @@ void agent_ctx::run_blocking(std::function<result<std::string>()> work,
     post([done, r](agent_ctx&) { done(r); });
     return;
   }
-  auto me = caf::actor_cast<caf::actor>(self);
-  self->system().spawn<caf::detached>([me, work, done](caf::blocking_actor*) {
-    auto r = work();
-    caf::anon_send(me, atoms::task_atom_v, posted_task{[done, r](agent_ctx&) { done(r); }});
-  });
+  // The actor handle goes in as a spawn argument, not a capture: with no arguments CAF
+  // 0.17.6's init_fun_factory dereferences a null tuple pointer (UBSan: "reference binding
+  // to null pointer" in init_fun_factory.hpp).
+  self->system().spawn<caf::detached>(
+    [work, done](caf::blocking_actor*, const caf::actor& me) {
+      auto r = work();
+      caf::anon_send(me, atoms::task_atom_v, posted_task{[done, r](agent_ctx&) { done(r); }});
+    },
+    caf::actor_cast<caf::actor>(self));
 }
 
 void agent_ctx::note(std::string detail) {
