@@ -10,6 +10,7 @@ void register_all(CLI::App& app, exit_code& code) {
   add_gen_model_command(app, code);
   add_generate_command(app, code);
   add_perplexity_command(app, code);
+  add_serve_command(app, code);
 }
 
 } // namespace troupe::cli

@@ -26,6 +26,8 @@ void add_gen_model_command(CLI::App& app, exit_code& code);
 void add_generate_command(CLI::App& app, exit_code& code);
 /// `troupe perplexity --model M.gguf --file TEXT [--ctx N]`: perplexity of a text file.
 void add_perplexity_command(CLI::App& app, exit_code& code);
+/// `troupe serve --model M.gguf [--host H] [--port P]`: an OpenAI-compatible HTTP endpoint.
+void add_serve_command(CLI::App& app, exit_code& code);
 
 /// Adds every sub-command to `app`; the one that runs stores its result in `code`.
 void register_all(CLI::App& app, exit_code& code);

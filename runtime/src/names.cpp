@@ -24,6 +24,8 @@ const char* to_string(errc code) {
     case errc::unknown_kind: return "unknown_kind";
     case errc::io: return "io";
     case errc::overloaded: return "overloaded";
+    case errc::unavailable: return "unavailable";
+    case errc::protocol: return "protocol";
   }
   return "unknown";
 }

@@ -21,6 +21,8 @@ enum class errc {
   unknown_kind,     ///< no agent kind registered under that name
   io,               ///< an input source (e.g. stdin) failed or reached its end
   overloaded,       ///< a bounded queue (e.g. an inference queue) is full; retry later
+  unavailable,      ///< a remote service (e.g. an HTTP inference endpoint) is unreachable or failed
+  protocol,         ///< a remote peer sent a malformed reply (bad JSON, bad event stream)
 };
 
 /// An error with a human-readable message.
