@@ -1,5 +1,7 @@
 # FindCAF: the C++ Actor Framework 0.17 as Debian's libcaf-dev ships it (no CMake config).
 # Defines CAF::core and CAF::io and sets CAF_FOUND, CAF_VERSION.
+# -DCAF_ROOT=PREFIX searches PREFIX first (CMP0074), e.g. the TSan-instrumented CAF that
+# scripts/tsan.sh builds into .cache/caf-tsan.
 find_path(CAF_INCLUDE_DIR caf/config.hpp)
 find_library(CAF_CORE_LIBRARY NAMES caf_core)
 find_library(CAF_IO_LIBRARY NAMES caf_io)

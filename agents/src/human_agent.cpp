@@ -1,7 +1,4 @@
-// The `human` agent kind and the stdin input source.
-#include <iostream>
-#include <mutex>
-
+// The `human` agent kind: answers requests with lines from an input source.
 #include "options.hpp"
 #include "troupe/agents/kinds.hpp"
 
@@ -12,7 +9,12 @@ using namespace troupe::runtime;
 
 class human_behavior final : public agent_behavior {
 public:
-  explicit human_behavior(std::shared_ptr<input_source> input) : input_(std::move(input)) {}
+  explicit human_behavior(std::shared_ptr<input_source> input)
+      : input_(std::move(input)), cancel_(std::make_shared<read_cancel>()) {}
+
+  /// The incarnation is gone (agent stopped, runtime shutting down, restart): a read still
+  /// blocked for it gives up, so the detached reader ends and shutdown need not wait for input.
+  ~human_behavior() override { cancel_->cancel(); }
 
   void on_message(agent_context& ctx, const envelope& m) override {
     input_->show(ctx.name(), m);
@@ -20,11 +22,12 @@ public:
     if (m.kind != message_kind::request)
       return;
     auto input = input_;
+    auto cancel = cancel_;
     auto agent = ctx.name();
     auto prompt = m.content;
     auto request = m;
     // Reading may block for minutes: it runs off the actor threads (a detached actor).
-    ctx.run_blocking([input, agent, prompt]() { return input->read_line(agent, prompt); },
+    ctx.run_blocking([input, cancel, agent, prompt]() { return input->read_line_until(agent, prompt, *cancel); },
                      [&ctx, request](result<std::string> line) {
                        if (!line) {
                          (void)ctx.reply_error(request, line.error().message);
@@ -37,37 +40,10 @@ public:
 
 private:
   std::shared_ptr<input_source> input_;
-};
-
-class stdin_input final : public input_source {
-public:
-  explicit stdin_input(std::function<void(std::string_view)> display) : display_(std::move(display)) {}
-
-  result<std::string> read_line(std::string_view agent, std::string_view prompt) override {
-    std::lock_guard<std::mutex> guard{mutex_};
-    if (display_)
-      display_(fmt::format("[{}] {}\n> ", agent, prompt));
-    std::string line;
-    if (!std::getline(std::cin, line))
-      return fail(errc::io, fmt::format("end of input while waiting for human agent '{}'", agent));
-    return line;
-  }
-
-  void show(std::string_view agent, const envelope& m) override {
-    if (display_ && m.kind != message_kind::request)
-      display_(fmt::format("[{} <- {}] {}\n", agent, m.sender, m.content));
-  }
-
-private:
-  std::mutex mutex_; ///< one prompt at a time on the terminal
-  std::function<void(std::string_view)> display_;
+  std::shared_ptr<read_cancel> cancel_; ///< shared with this incarnation's pending reads
 };
 
 } // namespace
-
-std::shared_ptr<input_source> make_stdin_input(std::function<void(std::string_view)> display) {
-  return std::make_shared<stdin_input>(std::move(display));
-}
 
 agent_factory human_factory(std::shared_ptr<input_source> input) {
   if (!input)

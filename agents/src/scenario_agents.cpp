@@ -38,6 +38,12 @@ public:
       : scripts_(std::move(scripts)), other_(std::move(other)) {}
 
   result<std::string> read_line(std::string_view agent, std::string_view prompt) override {
+    read_cancel never;
+    return read_line_until(agent, prompt, never);
+  }
+
+  result<std::string> read_line_until(std::string_view agent, std::string_view prompt,
+                                      const read_cancel& cancel) override {
     {
       std::lock_guard<std::mutex> guard{mutex_};
       auto it = scripts_.find(std::string{agent});
@@ -50,7 +56,7 @@ public:
       }
     }
     if (!other_) return fail(errc::io, fmt::format("human agent '{}' has no script and no input", agent));
-    return other_->read_line(agent, prompt);
+    return other_->read_line_until(agent, prompt, cancel);
   }
 
   void show(std::string_view agent, const envelope& message) override {

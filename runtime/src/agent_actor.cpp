@@ -17,47 +17,66 @@ namespace {
 /// Most envelopes handled per wake before yielding to other actors (and to tasks/timeouts).
 constexpr int drain_batch = 128;
 
-envelope make_envelope(const agent_ctx& st, std::string_view to, std::string content,
-                       std::map<std::string, std::string> metadata, message_kind kind) {
-  envelope e;
+void fill(envelope& e, const agent_ctx& st, std::string_view to, std::string content,
+          std::map<std::string, std::string> metadata, message_kind kind) {
   e.sender = st.cell->spec.name;
   e.recipient = std::string{to};
   e.content = std::move(content);
   e.metadata = std::move(metadata);
   e.kind = kind;
+}
+
+/// Built in its final (shared) place: a direct message is never moved or copied after this.
+std::shared_ptr<envelope> make_shared_envelope(const agent_ctx& st, std::string_view to, std::string content,
+                                               std::map<std::string, std::string> metadata,
+                                               message_kind kind) {
+  auto e = std::make_shared<envelope>();
+  fill(*e, st, to, std::move(content), std::move(metadata), kind);
   return e;
 }
 
 } // namespace
 
-result<void> agent_ctx::send_direct(envelope message) {
+result<void> agent_ctx::send_direct(std::shared_ptr<envelope> message) {
   auto& owner = cell->owner;
-  auto i = peers.find(message.recipient);
-  if (i != peers.end()) {
-    auto copy = message; // kept in case the cached peer has stopped
-    auto r = owner.route_to(i->second, std::move(copy), self->context());
+  owner.stamp(*message);
+  // Kept (not copied) when a cached peer turns out to have stopped: the same envelope then
+  // goes to whoever has the name now.
+  std::shared_ptr<const envelope> shared = std::move(message);
+  const auto& to = shared->recipient;
+  cell_ptr cached;
+  if (last_peer && last_peer->spec.name == to) {
+    cached = last_peer;
+  } else if (auto i = peers.find(to); i != peers.end()) {
+    cached = i->second;
+    last_peer = cached;
+  }
+  if (cached) {
+    auto r = owner.deliver(cached, std::move(shared), self->context()); // kept if stopped
     if (r || r.error().code != errc::stopped)
       return r;
-    peers.erase(i); // stopped: maybe a new agent has the name now
+    peers.erase(to); // stopped: maybe a new agent has the name now
+    last_peer.reset();
   }
-  auto target = owner.agents.find(message.recipient);
+  auto target = owner.agents.find(to);
   if (!target)
-    return fail(errc::not_found, fmt::format("no agent named '{}'", message.recipient));
+    return fail(errc::not_found, fmt::format("no agent named '{}'", to));
   if (peers.size() >= peer_cache_size)
     peers.clear();
-  peers.emplace(message.recipient, target);
-  return owner.route_to(target, std::move(message), self->context());
+  peers.emplace(to, target);
+  last_peer = target;
+  return owner.deliver(target, std::move(shared), self->context());
 }
 
 result<void> agent_ctx::send(std::string_view to, std::string content,
                                std::map<std::string, std::string> metadata) {
-  return send_direct(make_envelope(*this, to, std::move(content), std::move(metadata), message_kind::message));
+  return send_direct(make_shared_envelope(*this, to, std::move(content), std::move(metadata), message_kind::message));
 }
 
 result<void> agent_ctx::send(envelope message) {
   message.sender = cell->spec.name;
   if (!message.recipient.empty() && message.topic.empty())
-    return send_direct(std::move(message));
+    return send_direct(std::make_shared<envelope>(std::move(message)));
   auto r = cell->owner.route(std::move(message), self->context());
   if (!r)
     return tl::make_unexpected(r.error());
@@ -66,16 +85,17 @@ result<void> agent_ctx::send(envelope message) {
 
 result<std::size_t> agent_ctx::publish(std::string_view topic, std::string content,
                                          std::map<std::string, std::string> metadata) {
-  auto e = make_envelope(*this, {}, std::move(content), std::move(metadata), message_kind::message);
+  envelope e;
+  fill(e, *this, {}, std::move(content), std::move(metadata), message_kind::message);
   e.topic = std::string{topic};
   return cell->owner.route(std::move(e), self->context());
 }
 
 void agent_ctx::request(std::string_view to, std::string content, std::int64_t timeout_ms,
                           reply_callback on_reply, std::map<std::string, std::string> metadata) {
-  auto e = make_envelope(*this, to, std::move(content), std::move(metadata), message_kind::request);
-  e.id = cell->owner.make_id();
-  auto id = e.id;
+  auto e = make_shared_envelope(*this, to, std::move(content), std::move(metadata), message_kind::request);
+  e->id = cell->owner.make_id();
+  auto id = e->id;
   pending.emplace(id, std::move(on_reply));
   auto r = send_direct(std::move(e));
   if (!r) {
@@ -89,15 +109,23 @@ void agent_ctx::request(std::string_view to, std::string content, std::int64_t t
 
 result<void> agent_ctx::reply(const envelope& request, std::string content,
                                 std::map<std::string, std::string> metadata) {
-  auto e = make_envelope(*this, request.sender, std::move(content), std::move(metadata),
-                         message_kind::reply);
-  e.parent_id = request.id;
-  e.conversation_id = request.conversation_id;
+  auto e = make_shared_envelope(*this, request.sender, std::move(content), std::move(metadata),
+                                message_kind::reply);
+  e->parent_id = request.id;
+  e->conversation_id = request.conversation_id;
   return send_direct(std::move(e));
 }
 
 result<void> agent_ctx::reply_error(const envelope& request, std::string message) {
   return reply(request, message, {{"error", message}});
+}
+
+const agent_spec& agent_ctx::spec() const {
+  if (!spec_view)
+    spec_view = std::make_unique<agent_spec>(cell->spec);
+  if (cell->topics_version.load(std::memory_order_acquire) != spec_view_version)
+    spec_view->subscriptions = cell->owner.agents.topics_of(*cell, spec_view_version);
+  return *spec_view;
 }
 
 result<void> agent_ctx::subscribe(std::string_view pattern) {
@@ -173,11 +201,15 @@ void agent_ctx::run_blocking(std::function<result<std::string>()> work,
     post([done, r](agent_ctx&) { done(r); });
     return;
   }
-  auto me = caf::actor_cast<caf::actor>(self);
-  self->system().spawn<caf::detached>([me, work, done](caf::blocking_actor*) {
-    auto r = work();
-    caf::anon_send(me, atoms::task_atom_v, posted_task{[done, r](agent_ctx&) { done(r); }});
-  });
+  // The actor handle goes in as a spawn argument, not a capture: with no arguments CAF
+  // 0.17.6's init_fun_factory dereferences a null tuple pointer (UBSan: "reference binding
+  // to null pointer" in init_fun_factory.hpp).
+  self->system().spawn<caf::detached>(
+    [work, done](caf::blocking_actor*, const caf::actor& me) {
+      auto r = work();
+      caf::anon_send(me, atoms::task_atom_v, posted_task{[done, r](agent_ctx&) { done(r); }});
+    },
+    caf::actor_cast<caf::actor>(self));
 }
 
 void agent_ctx::note(std::string detail) {
@@ -222,19 +254,7 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cell_ptr cell)
   });
   self->send(self, atoms::start_atom_v);
   return {
-    [self](atoms::start_atom) {
-      auto& s = self->state.ctx;
-      auto made = s.cell->factory(s.cell->spec);
-      if (!made)
-        throw std::runtime_error(fmt::format("cannot create agent '{}': {}", s.cell->spec.name,
-                                             made.error().message));
-      s.behavior = std::move(*made);
-      s.behavior->on_start(s);
-      if (auto w = s.cell->inbox.attach(caf::actor_cast<caf::actor>(self)))
-        self->send(w, atoms::wake_atom_v);
-      if (s.quit_after)
-        self->quit();
-    },
+    // wake first: CAF tries the cases in order and it is by far the most frequent.
     [self](atoms::wake_atom) {
       auto& s = self->state.ctx;
       std::shared_ptr<const envelope> e;
@@ -252,6 +272,22 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cell_ptr cell)
           return;
       }
       self->send(self, atoms::wake_atom_v); // more waiting: stay scheduled, let others run
+    },
+    [self](atoms::start_atom) {
+      auto& s = self->state.ctx;
+      // A restart sees the current subscriptions; an agent whose subscriptions never changed
+      // gets the cell's spec (no per-agent copy: idle agents stay small).
+      const auto& spec = s.cell->topics_version.load(std::memory_order_acquire) == 0 ? s.cell->spec : s.spec();
+      auto made = s.cell->factory(spec);
+      if (!made)
+        throw std::runtime_error(fmt::format("cannot create agent '{}': {}", s.cell->spec.name,
+                                             made.error().message));
+      s.behavior = std::move(*made);
+      s.behavior->on_start(s);
+      if (auto w = s.cell->inbox.attach(caf::actor_cast<caf::actor>(self)))
+        self->send(w, atoms::wake_atom_v);
+      if (s.quit_after)
+        self->quit();
     },
     [self](atoms::timeout_atom, const std::string& id) {
       auto& s = self->state.ctx;

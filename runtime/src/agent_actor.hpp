@@ -27,16 +27,24 @@ struct agent_ctx : agent_context {
   };
   std::unordered_map<std::string, generation> generations; ///< running generations by id
   bool quit_after = false;
+  /// This incarnation's view of the spec: `cell->spec` with the subscriptions as they are now
+  /// (run-time subscribe/unsubscribe, by the agent or the host); made by the first `spec()`
+  /// call (idle agents pay 8 bytes) and refreshed when the cell's `topics_version` moved.
+  /// Only this actor touches it.
+  mutable std::unique_ptr<agent_spec> spec_view;
+  mutable std::uint64_t spec_view_version = ~std::uint64_t{0};
   /// Recently addressed agents, so repeated sends skip the directory's lock. Bounded: cleared
   /// when it reaches `peer_cache_size`; an entry whose inbox is closed is looked up again.
   std::unordered_map<std::string, cell_ptr> peers;
   static constexpr std::size_t peer_cache_size = 64;
-  /// Delivers a direct message through the peer cache.
-  result<void> send_direct(envelope message);
+  /// The last peer addressed (checked by name before `peers`: a conversation mostly talks to one).
+  cell_ptr last_peer;
+  /// Stamps and delivers a direct message through the peer cache.
+  result<void> send_direct(std::shared_ptr<envelope> message);
 
   // agent_context
   const std::string& name() const override { return cell->spec.name; }
-  const agent_spec& spec() const override { return cell->spec; }
+  const agent_spec& spec() const override;
   conversation_memory& memory() override { return cell->memory; }
   result<void> send(std::string_view to, std::string content,
                     std::map<std::string, std::string> metadata) override;

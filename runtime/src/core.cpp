@@ -1,5 +1,6 @@
 // The runtime core: actor system setup, routing, spawning, the supervisor, events.
 #include <charconv>
+#include <ctime>
 #include <random>
 
 #include <caf/actor_system.hpp>
@@ -93,6 +94,12 @@ caf::behavior supervisor_actor(caf::stateful_actor<supervisor_state>* self, core
   };
 }
 
+std::int64_t coarse_now_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
 std::string random_prefix() {
   std::random_device rd;
   std::uniform_int_distribution<std::uint32_t> dist;
@@ -145,7 +152,9 @@ void core::run_scheduler() {
 std::string core::make_id() {
   char digits[24];
   auto n = next_id.fetch_add(1, std::memory_order_relaxed);
-  auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+  // Base 36 keeps "<8 hex>-<counter>" within std::string's 15-character inline buffer for
+  // the first 2 billion ids, so an id (and the conversation id copied from it) allocates nothing.
+  auto end = std::to_chars(digits, digits + sizeof digits, n, 36).ptr;
   std::string id;
   id.reserve(id_prefix.size() + 1 + static_cast<std::size_t>(end - digits));
   id += id_prefix;
@@ -181,9 +190,9 @@ void core::emit(event_type type, const std::string& agent, std::string detail,
   emit(std::move(e));
 }
 
-result<void> core::deliver(const cell_ptr& cell, const std::shared_ptr<const envelope>& message,
+result<void> core::deliver(const cell_ptr& cell, std::shared_ptr<const envelope>&& message,
                            caf::execution_unit* unit) {
-  auto r = cell->inbox.push(message);
+  auto r = cell->inbox.push(std::move(message), unit);
   switch (r.what) {
     case bounded_inbox::outcome::queued:
       break;
@@ -203,8 +212,6 @@ result<void> core::deliver(const cell_ptr& cell, const std::shared_ptr<const env
         emit(event_type::dropped, cell->spec.name, "mailbox full (drop_oldest)", *r.evicted);
       break;
   }
-  if (r.wake)
-    r.wake->enqueue(nullptr, caf::make_message_id(), caf::make_message(atoms::wake_atom_v), unit);
   return {};
 }
 
@@ -212,14 +219,9 @@ void core::stamp(envelope& message) {
   if (message.id.empty())
     message.id = make_id();
   if (message.timestamp_ms == 0)
-    message.timestamp_ms = now_ms();
+    message.timestamp_ms = coarse_now_ms();
   if (message.conversation_id.empty())
     message.conversation_id = message.parent_id.empty() ? message.id : message.parent_id;
-}
-
-result<void> core::route_to(const cell_ptr& cell, envelope message, caf::execution_unit* unit) {
-  stamp(message);
-  return deliver(cell, std::make_shared<const envelope>(std::move(message)), unit);
 }
 
 result<std::size_t> core::route(envelope message, caf::execution_unit* unit) {
@@ -244,7 +246,7 @@ result<std::size_t> core::route(envelope message, caf::execution_unit* unit) {
   auto shared = std::make_shared<const envelope>(std::move(message)); // one copy for all
   std::size_t accepted = 0;
   for (const auto& target : targets)
-    if (deliver(target, shared, unit))
+    if (deliver(target, std::shared_ptr<const envelope>{shared}, unit))
       ++accepted;
   return accepted;
 }

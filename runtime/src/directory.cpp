@@ -66,6 +66,7 @@ result<void> directory::subscribe(std::string_view name, std::string_view patter
   if (std::find(subs.begin(), subs.end(), pattern) != subs.end())
     return {};
   subs.emplace_back(pattern);
+  i->second->topics_version.fetch_add(1, std::memory_order_release);
   if (is_wildcard(pattern))
     wildcard_.emplace_back(std::string{pattern}, i->second);
   else
@@ -84,6 +85,7 @@ result<void> directory::unsubscribe(std::string_view name, std::string_view patt
   if (s == subs.end())
     return fail(errc::not_found, fmt::format("agent '{}' has no subscription '{}'", name, pattern));
   subs.erase(s);
+  cell->topics_version.fetch_add(1, std::memory_order_release);
   if (is_wildcard(pattern)) {
     wildcard_.erase(std::remove_if(wildcard_.begin(), wildcard_.end(),
                                    [&cell, pattern](const auto& p) {
@@ -115,6 +117,12 @@ std::vector<cell_ptr> directory::matching(std::string_view topic) const {
     out.erase(std::unique(out.begin(), out.end()), out.end());
   }
   return out;
+}
+
+std::vector<std::string> directory::topics_of(const agent_cell& cell, std::uint64_t& version) const {
+  std::shared_lock<std::shared_mutex> guard{mutex_};
+  version = cell.topics_version.load(std::memory_order_relaxed);
+  return cell.topics;
 }
 
 std::size_t directory::count(bool with_internal) const {

@@ -3,7 +3,19 @@
 #include <algorithm>
 #include <utility>
 
+#include "type_ids.hpp"
+
 namespace troupe::runtime::detail {
+namespace {
+
+/// One immutable wake message shared by every agent: sending it bumps a reference count
+/// instead of allocating a message per wake.
+const caf::message& wake_message() {
+  static const caf::message wake = caf::make_message(atoms::wake_atom_v);
+  return wake;
+}
+
+} // namespace
 
 bounded_inbox::bounded_inbox(mailbox_options options) : options_(options) {
   if (options_.capacity == 0)
@@ -22,7 +34,8 @@ void bounded_inbox::grow() {
   head_ = 0;
 }
 
-bounded_inbox::push_result bounded_inbox::push(std::shared_ptr<const envelope> message) {
+bounded_inbox::push_result bounded_inbox::push(std::shared_ptr<const envelope>&& message,
+                                               caf::execution_unit* unit) {
   push_result r;
   std::lock_guard<std::mutex> guard{mutex_};
   if (closed_) {
@@ -57,7 +70,9 @@ bounded_inbox::push_result bounded_inbox::push(std::shared_ptr<const envelope> m
   stats_.high_water = std::max(stats_.high_water, size_);
   if (!scheduled_ && target_) {
     scheduled_ = true;
-    r.wake = target_;
+    // CAF's enqueue only queues (it never calls back into this inbox), so holding the lock
+    // here cannot deadlock.
+    target_->enqueue(nullptr, caf::make_message_id(), wake_message(), unit);
   }
   return r;
 }

@@ -26,18 +26,20 @@ public:
   /// What `push` did.
   enum class outcome : std::uint8_t { queued, dropped_newest, dropped_oldest, rejected, closed };
 
-  /// The result of `push`: `wake` is the actor to send a wake to (or null), `evicted` the
-  /// envelope discarded by drop_oldest.
+  /// The result of `push`: `evicted` is the envelope discarded by drop_newest/drop_oldest.
   struct push_result {
     outcome what = outcome::queued;
-    caf::actor wake;
     std::shared_ptr<const envelope> evicted;
   };
 
   explicit bounded_inbox(mailbox_options options);
 
-  /// Enqueues (any thread).
-  push_result push(std::shared_ptr<const envelope> message);
+  /// Enqueues (any thread). When the inbox goes from idle to "has mail" it sends the consumer
+  /// a wake (from inside the lock, so no actor handle is copied out); `unit` is the sending
+  /// actor's execution unit, or null outside actors.
+  /// `message` is moved from only when it was taken (queued, or evicted by drop_newest); after
+  /// `rejected` or `closed` the caller still holds it (to retry elsewhere).
+  push_result push(std::shared_ptr<const envelope>&& message, caf::execution_unit* unit);
   /// Dequeues (the owning actor only). False when empty. When it takes the last envelope,
   /// `last` is set and the inbox is idle again (the next push sends a new wake).
   bool pop(std::shared_ptr<const envelope>& out, bool& last);

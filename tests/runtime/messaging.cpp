@@ -48,6 +48,38 @@ TEST_CASE("sending to an unknown agent or spawning a duplicate name is an error"
   CHECK(rt.agent_count() == 1);
 }
 
+TEST_CASE("an agent's cached peer that stopped: the name's new owner gets the mail, else not_found") {
+  runtime rt{det()};
+  std::vector<std::string> got;
+  std::vector<errc> errors;
+  REQUIRE(rt.spawn(named("talker"), fn_factory([&errors](agent_context& ctx, const envelope& m) {
+    if (auto r = ctx.send("peer", m.content); !r)
+      errors.push_back(r.error().code);
+  })));
+  auto peer = [&got](std::string tag) {
+    return fn_factory([&got, tag](agent_context&, const envelope& m) { got.push_back(tag + ":" + m.content); });
+  };
+  REQUIRE(rt.spawn(named("peer"), peer("old")));
+  rt.run_pending();
+  REQUIRE(rt.send("talker", "1")); // talker now caches the old peer
+  rt.run_pending();
+  REQUIRE(rt.stop_agent("peer"));
+  rt.run_pending();
+  REQUIRE(rt.send("talker", "2")); // cached peer stopped and nobody has the name
+  rt.run_pending();
+  REQUIRE(rt.spawn(named("peer"), peer("new")));
+  rt.run_pending();
+  REQUIRE(rt.send("talker", "3")); // the cache entry was dropped: a fresh lookup
+  rt.run_pending();
+  REQUIRE(rt.stop_agent("peer"));
+  REQUIRE(rt.spawn(named("peer"), peer("newer")));
+  rt.run_pending();
+  REQUIRE(rt.send("talker", "4")); // cached peer stopped, the name has a new owner
+  rt.run_pending();
+  CHECK(got == std::vector<std::string>{"old:1", "new:3", "newer:4"});
+  CHECK(errors == std::vector<errc>{errc::not_found});
+}
+
 TEST_CASE("order is preserved per sender->receiver pair") {
   runtime rt{det()};
   constexpr int n = 2000;

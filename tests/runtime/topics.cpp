@@ -109,3 +109,37 @@ TEST_CASE("host callback subscriptions see publications in order") {
   CHECK(*rt.publish("log.info", "x") == 0);
   CHECK(!rt.unsubscribe(*id));
 }
+
+TEST_CASE("spec().subscriptions reflects run-time changes by the agent and by the host") {
+  runtime rt{det()};
+  std::vector<std::vector<std::string>> seen; // spec().subscriptions at each "show"
+  auto s = named("w");
+  s.subscriptions = {"news.#"};
+  REQUIRE(rt.spawn(s, fn_factory([&seen](agent_context& ctx, const envelope& m) {
+    if (m.content == "join")
+      REQUIRE(ctx.subscribe("chat.*"));
+    else if (m.content == "leave")
+      REQUIRE(ctx.unsubscribe("news.#"));
+    seen.push_back(ctx.spec().subscriptions); // also right after the agent's own change
+  })));
+  rt.run_pending();
+  REQUIRE(rt.send("w", "show"));
+  rt.run_pending();
+  REQUIRE(rt.send("w", "join"));
+  rt.run_pending();
+  REQUIRE(rt.subscribe_agent("w", "alerts"));
+  REQUIRE(rt.send("w", "show"));
+  rt.run_pending();
+  REQUIRE(rt.send("w", "leave"));
+  rt.run_pending();
+  REQUIRE(rt.unsubscribe_agent("w", "alerts"));
+  REQUIRE(rt.send("w", "show"));
+  rt.run_pending();
+  using v = std::vector<std::string>;
+  REQUIRE(seen.size() == 5);
+  CHECK(seen[0] == v{"news.#"});
+  CHECK(seen[1] == v{"news.#", "chat.*"});
+  CHECK(seen[2] == v{"news.#", "chat.*", "alerts"});
+  CHECK(seen[3] == v{"chat.*", "alerts"});
+  CHECK(seen[4] == v{"chat.*"});
+}

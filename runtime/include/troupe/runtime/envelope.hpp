@@ -24,13 +24,13 @@ inline constexpr std::uint16_t envelope_version = 1;
 /// is non-empty once the runtime accepted it.
 struct envelope {
   std::uint16_t version = envelope_version; ///< layout version (for the wire)
-  std::string id;              ///< unique: "<runtime prefix>-<counter>", set by the runtime
+  std::string id;              ///< unique: "<runtime prefix>-<counter in base 36>", set by the runtime
   std::string sender;          ///< agent name of the sender ("" or a host name for outsiders)
   std::string recipient;       ///< agent name for direct messages, else ""
   std::string topic;           ///< topic for publications, else ""
   std::string conversation_id; ///< groups a conversation; inherited from the parent by default
   std::string parent_id;       ///< the envelope this one answers or was caused by ("" if none)
-  std::int64_t timestamp_ms = 0; ///< milliseconds since the Unix epoch, set when sent
+  std::int64_t timestamp_ms = 0; ///< ms since the Unix epoch, set when sent (coarse clock: 1-4 ms steps)
   std::string content;         ///< the text payload
   std::map<std::string, std::string> metadata; ///< free-form string attributes
   message_kind kind = message_kind::message;   ///< message / request / reply / event
