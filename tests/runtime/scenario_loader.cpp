@@ -39,7 +39,7 @@ TEST_CASE("debate.yaml decodes into the model") {
   REQUIRE(s.agents.size() == 3);
   CHECK(s.agents[0].name == "pro");
   CHECK(s.agents[0].kind == agent_kind::llm);
-  CHECK(s.agents[0].at.line == 28);
+  CHECK(s.agents[0].at.line == 30);  // "- name: pro" in configs/scenarios/debate.yaml
   CHECK(s.agents[0].at.column == 11);
   CHECK(s.agents[2].supervision == restart_policy::restart);
   CHECK(s.agents[2].max_restarts == 2);
