@@ -14,23 +14,15 @@
 #include <troupe/runtime/engine_client.hpp>
 #include <troupe/runtime/envelope.hpp>
 
-#include "support/temp_dir.hpp"
+#include "support/random_model_file.hpp"
 
 using namespace troupe::runtime;
 
 namespace {
 
 /// A model file written once per test.
-struct model_file {
-  troupe::test::temp_dir dir{"troupe-engine"};
-  std::string path = (dir / "m.gguf").string();
-  explicit model_file(std::uint64_t seed = 3) {
-    troupe::inference::model_spec spec;
-    spec.n_ctx = 512;
-    spec.weight_std = 0.1f;
-    spec.seed = seed;
-    REQUIRE(troupe::inference::write_random_model(spec, path));
-  }
+struct model_file : troupe::test::random_model_file {
+  explicit model_file(std::uint64_t seed = 3) : random_model_file(seed) {}
 };
 
 /// Collects outcomes by request id; wait() blocks the test thread until n have arrived.

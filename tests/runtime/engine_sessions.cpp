@@ -10,22 +10,14 @@
 #include <troupe/inference/model_gen.hpp>
 #include <troupe/runtime/engine_client.hpp>
 
-#include "support/temp_dir.hpp"
+#include "support/random_model_file.hpp"
 
 using namespace troupe::runtime;
 
 namespace {
 
-struct model_file {
-  troupe::test::temp_dir dir{"troupe-sessions"};
-  std::string path = (dir / "m.gguf").string();
-  model_file() {
-    troupe::inference::model_spec spec;
-    spec.n_ctx = 512;
-    spec.weight_std = 0.1f;
-    spec.seed = 5;
-    REQUIRE(troupe::inference::write_random_model(spec, path));
-  }
+struct model_file : troupe::test::random_model_file {
+  model_file() : random_model_file(5) {}
 };
 
 std::shared_ptr<engine_client> client_for(const model_file& m, bool prefix_cache, std::size_t max_sequences = 1) {
