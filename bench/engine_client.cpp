@@ -2,26 +2,23 @@
 // against the same N submitted together (max_sequences N), measured in the same run.
 // Usage: bench_engine_client [MODEL.gguf] [--requests N] [--tokens T] [--threads K]
 // Without a model it writes a random one (n_embd 1024, 8 layers, f16) to the temp directory.
-#include <chrono>
-#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
-#include <mutex>
 #include <string>
 
 #include <fmt/format.h>
 #include <troupe/inference/model_gen.hpp>
 #include <troupe/runtime/engine_client.hpp>
 
+#include "story_requests.hpp"
+
 using namespace troupe;
 
 namespace {
 
-struct row {
-  std::size_t tokens = 0;
-  double wall_s = 0;
-};
+using row = bench::story_run;
 
+/// The batch of requests on a fresh engine client with `slots` sequences decoding together.
 row run(const std::string& model, std::size_t n, int max_tokens, std::size_t slots, std::size_t threads) {
   runtime::engine_options o;
   o.default_model = model;
@@ -33,28 +30,7 @@ row run(const std::string& model, std::size_t n, int max_tokens, std::size_t slo
     fmt::print(stderr, "{}\n", c.error().message);
     std::exit(1);
   }
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::size_t done = 0;
-  row r;
-  const auto t0 = std::chrono::steady_clock::now();
-  for (std::size_t i = 0; i < n; ++i) {
-    runtime::generation_request req;
-    req.request_id = fmt::format("r{}", i);
-    req.messages = {{"user", fmt::format("Request number {}: tell a story.", i)}};
-    req.sampling.temperature = 0;
-    req.sampling.max_tokens = max_tokens;
-    (*c)->generate(std::move(req), {}, [&](runtime::result<runtime::generation_result> g) {
-      std::lock_guard lock(mutex);
-      if (g) r.tokens += g->completion_tokens;
-      ++done;
-      cv.notify_all();
-    });
-  }
-  std::unique_lock lock(mutex);
-  cv.wait(lock, [&] { return done == n; });
-  r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return r;
+  return bench::run_story_requests(**c, n, max_tokens);
 }
 
 } // namespace

@@ -6,11 +6,8 @@
 // Without a model it writes the tiny random model (n_embd 256, 2 layers) to the temp directory,
 // where per-token HTTP overhead shows most.
 #include <algorithm>
-#include <chrono>
-#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
-#include <mutex>
 #include <string>
 
 #include <unistd.h>
@@ -18,6 +15,8 @@
 #include <fmt/format.h>
 #include <troupe/inference/model_gen.hpp>
 #include <troupe/runtime/engine_client.hpp>
+
+#include "story_requests.hpp"
 #include <troupe/runtime/openai_client.hpp>
 #include <troupe/runtime/openai_server.hpp>
 
@@ -25,44 +24,7 @@ using namespace troupe;
 
 namespace {
 
-struct row {
-  std::size_t tokens = 0;
-  std::size_t pieces = 0;
-  std::size_t failed = 0;
-  double wall_s = 0;
-};
-
-row run(runtime::inference_client& c, std::size_t n, int max_tokens) {
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::size_t done = 0;
-  row r;
-  const auto t0 = std::chrono::steady_clock::now();
-  for (std::size_t i = 0; i < n; ++i) {
-    runtime::generation_request req;
-    req.request_id = fmt::format("r{}", i);
-    req.messages = {{"user", fmt::format("Request number {}: tell a story.", i)}};
-    req.sampling.temperature = 0;
-    req.sampling.max_tokens = max_tokens;
-    c.generate(
-        std::move(req),
-        [&](std::string_view) {
-          std::lock_guard lock(mutex);
-          ++r.pieces;
-        },
-        [&](runtime::result<runtime::generation_result> g) {
-          std::lock_guard lock(mutex);
-          if (g) r.tokens += g->completion_tokens;
-          else ++r.failed;
-          ++done;
-          cv.notify_all();
-        });
-  }
-  std::unique_lock lock(mutex);
-  cv.wait(lock, [&] { return done == n; });
-  r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return r;
-}
+using row = bench::story_run;
 
 [[noreturn]] void die(const std::string& what) {
   fmt::print(stderr, "bench_http_target: {}\n", what);
@@ -102,7 +64,7 @@ int main(int argc, char** argv) {
   eo.context_tokens = 1024;
   auto engine = runtime::make_engine_client(eo);
   if (!engine) die(engine.error().message);
-  run(**engine, 1, 4);  // warm-up
+  bench::run_story_requests(**engine, 1, 4);  // warm-up
 
   runtime::serve_options so;
   so.port = 0;
@@ -115,8 +77,8 @@ int main(int argc, char** argv) {
   if (!client) die(client.error().message);
   row direct, http;
   for (std::size_t k = 0; k < repeat; ++k) {
-    const row d = run(**engine, requests, tokens);
-    const row h = run(**client, requests, tokens);
+    const row d = bench::run_story_requests(**engine, requests, tokens);
+    const row h = bench::run_story_requests(**client, requests, tokens);
     if (k == 0 || d.wall_s < direct.wall_s) direct = d;
     if (k == 0 || h.wall_s < http.wall_s) http = h;
   }
