@@ -93,6 +93,18 @@ kv_stats context::cache_stats() const {
   return s;
 }
 
+result<std::size_t> context::blocks_needed(const batch_entry& e) const {
+  auto len = seq_length(e.seq);
+  if (!len) return tl::make_unexpected(len.error());
+  const std::size_t pos0 = e.pos == batch_entry::append ? *len : e.pos;
+  if (pos0 > *len)
+    return fail(errc::invalid_argument,
+                fmt::format("batch: sequence {} has {} tokens, cannot start at {}", e.seq, *len, pos0));
+  return cache_->blocks_needed({static_cast<std::size_t>(e.seq), pos0, pos0 + e.tokens.size()});
+}
+
+std::size_t context::blocks_available() const { return cache_->pool().available(); }
+
 result<std::size_t> context::seq_length(seq_id seq) const {
   if (seq < 0 || static_cast<std::size_t>(seq) >= cache_->n_slots() ||
       !cache_->in_use(static_cast<std::size_t>(seq)))
