@@ -97,16 +97,22 @@ const std::vector<std::string> topics = {
     "a garden in spring with tomatoes, beans and a small pond", "rain", "trains across the mountains at night",
     "bread", "the moon and its phases, for a child", "rivers"};
 
+/// Ten greedy requests of different lengths; odd ones with a repeat penalty (a resumed
+/// request keeps its sampler and so its penalty history). Sampling at a temperature is left
+/// out: batching alone changes logits in the last bits, enough to flip a random draw.
 std::vector<generation_request> requests() {
   std::vector<generation_request> rs;
-  for (std::size_t i = 0; i < topics.size(); ++i)
-    rs.push_back(request(fmt::format("r{}", i), "Tell me about " + topics[i] + ".", static_cast<int>(10 + 3 * i)));
+  for (std::size_t i = 0; i < topics.size(); ++i) {
+    auto r = request(fmt::format("r{}", i), "Tell me about " + topics[i] + ".", static_cast<int>(20 + 4 * i));
+    if (i % 2 == 1) r.sampling.repeat_penalty = 1.3f;
+    rs.push_back(std::move(r));
+  }
   return rs;
 }
 
 } // namespace
 
-TEST_CASE("preemption: many requests under a small KV budget all finish with their solo output") {
+TEST_CASE("preemption: many requests under a small KV budget all finish with their solo output and stream it once") {
   troupe::test::random_model_file m(11);
   auto solo_client = client_for(m.path, 1, 0);
   std::vector<generation_result> solo;

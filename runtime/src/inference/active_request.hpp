@@ -39,6 +39,11 @@ public:
   /// True while tokens are to be computed in budgeted chunks (the prompt, or everything
   /// again after a preemption), false while it decodes one token per step.
   [[nodiscard]] bool prefilling() const { return cached_ < prefill_end_; }
+  /// Blocks of `block_tokens` positions its sequence still has to take to finish computing
+  /// its chunks (0 while it decodes).
+  [[nodiscard]] std::size_t prefill_blocks_left(std::size_t block_tokens) const {
+    return (prefill_end_ + block_tokens - 1) / block_tokens - (cached_ + block_tokens - 1) / block_tokens;
+  }
   /// True once it has been preempted and not yet resumed.
   [[nodiscard]] bool preempted() const { return preemptions_ > 0 && seq_ < 0; }
 

@@ -187,10 +187,15 @@ bool model_worker::plan_running(plan& p) {
   for (;;) {
     p = plan{};
     p.budget = options_.prefill_chunk_tokens;
+    const std::size_t bt = ctx_->cache_stats().block_tokens;
     for (std::size_t i = 0; i < active_.size(); ++i) {
+      const bool prefilling = active_[i].prefilling();
+      if (prefilling) p.promised += active_[i].prefill_blocks_left(bt);
       auto e = active_[i].next_entry(p.budget);
       if (!e) continue;
-      p.blocks += ctx_->blocks_needed(*e).value_or(0);
+      const std::size_t need = ctx_->blocks_needed(*e).value_or(0);
+      p.blocks += need;
+      if (!prefilling) p.promised += need;
       p.owner.push_back(i);
       p.batch.entries.push_back(std::move(*e));
     }
@@ -207,14 +212,17 @@ bool model_worker::plan_running(plan& p) {
 }
 
 void model_worker::admit(plan& p) {
-  const std::size_t bt = ctx_->cache_stats().block_tokens;
+  const auto st = ctx_->cache_stats();
+  const std::size_t bt = st.block_tokens;
+  // A budget holding every slot's whole context never preempts: no room to keep then.
+  const bool roomy = st.blocks_total >= options_.max_sequences * ((ctx_->n_ctx() + bt - 1) / bt);
   while (active_.size() < options_.max_sequences) {
     active_request* a = next_waiting();
     if (a == nullptr) return;
     // All its tokens must fit in the blocks left, with one block of room for each running
     // request to grow (prefix reuse can only lower the need), or it waits.
-    const std::size_t need = (a->tokens().size() + bt - 1) / bt + active_.size();
-    if (p.blocks + need > ctx_->blocks_available()) return;
+    const std::size_t need = (a->tokens().size() + bt - 1) / bt + (roomy ? 0 : active_.size());
+    if (p.promised + need > ctx_->blocks_available()) return;
     auto seq = ctx_->seq_create();
     if (!seq) return;  // cannot happen: a free slot is checked above
     std::size_t reused = 0;
@@ -231,6 +239,7 @@ void model_worker::admit(plan& p) {
     a->attach(*seq, reused);
     active_.push_back(std::move(*a));
     waiting_.pop_front();
+    p.promised += active_.back().prefill_blocks_left(bt);
     if (auto e = active_.back().next_entry(p.budget)) {
       p.blocks += ctx_->blocks_needed(*e).value_or(0);
       p.owner.push_back(active_.size() - 1);

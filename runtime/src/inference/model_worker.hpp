@@ -81,6 +81,9 @@ private:
     inference::batch batch;
     std::vector<std::size_t> owner;  ///< active_ index of each entry
     std::size_t blocks = 0;          ///< KV blocks the entries need
+    /// KV blocks promised to the running requests: this step's decode needs plus what the
+    /// prefilling ones need to finish their chunks (admit() leaves these alone)
+    std::size_t promised = 0;
     std::size_t budget = 0;          ///< prompt tokens left for more chunks this step
   };
   /// The batch of the running requests, preempting the newest until it fits the KV cache.
