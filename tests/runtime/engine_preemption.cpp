@@ -179,6 +179,7 @@ TEST_CASE("preemption: a request that cannot fit even alone fails at once; other
   MESSAGE(big.error().message);
   CHECK(big.error().message.find("KV budget too small") != std::string::npos);
   CHECK(big.error().message.find("raise kv_budget_mb") != std::string::npos);
+  CHECK(c->stats().steps == 0);  // refused before any of it was computed
   const auto small = run_alone(*c, request("small", "Hi.", 4));
   REQUIRE_MESSAGE(small.has_value(), (small ? std::string{} : small.error().message));
   CHECK(c->stats().failed == 1);
@@ -231,6 +232,7 @@ TEST_CASE("preemption: cancelling a preempted request while it waits ends it and
   REQUIRE_FALSE(b.has_value());
   CHECK(b.error().code == errc::cancelled);
   CHECK(c->stats().preemptions == 1);
+  CHECK(c->stats().recomputed_tokens == 0);  // b ended while waiting: it never ran again
   // Its place is free: the same id runs again and gives its solo output.
   const auto again = run_alone(*c, b_req);
   REQUIRE(again);
