@@ -97,14 +97,15 @@ const std::vector<std::string> topics = {
     "a garden in spring with tomatoes, beans and a small pond", "rain", "trains across the mountains at night",
     "bread", "the moon and its phases, for a child", "rivers"};
 
-/// Ten greedy requests of different lengths; odd ones with a repeat penalty (a resumed
-/// request keeps its sampler and so its penalty history). Sampling at a temperature is left
-/// out: batching alone changes logits in the last bits, enough to flip a random draw.
+/// Ten greedy requests of different lengths with a repeat penalty: a resumed request must
+/// keep its sampler and so its penalty history (without the generated tokens in it, the
+/// outputs here differ). Sampling at a temperature is left out: batching alone changes
+/// logits in the last bits, enough to flip a random draw.
 std::vector<generation_request> requests() {
   std::vector<generation_request> rs;
   for (std::size_t i = 0; i < topics.size(); ++i) {
     auto r = request(fmt::format("r{}", i), "Tell me about " + topics[i] + ".", static_cast<int>(20 + 4 * i));
-    if (i % 2 == 1) r.sampling.repeat_penalty = 1.3f;
+    r.sampling.repeat_penalty = 1.3f;
     rs.push_back(std::move(r));
   }
   return rs;
