@@ -154,7 +154,11 @@ result<void> context::decode(const batch& b, std::vector<float>& logits_out) {
   // of at most n_batch_max tokens. Tokens of one sequence stay in order, so a later pass sees
   // what an earlier one cached.
   for (const auto& w : writes) cache_->truncate(w);
-  for (const auto& w : writes) cache_->reserve(w);
+  for (const auto& w : writes)
+    if (!cache_->reserve(w))
+      return fail(errc::context_full,
+                  "KV cache: ran out of blocks after the batch was checked to fit (a troupe bug: please "
+                  "report it with the model and the kv_budget settings)");
   logits_out.resize(n_wanted * n_vocab);
   float* out = logits_out.data();
   for (std::size_t begin = 0; begin < toks.size(); begin += params_.n_batch_max) {

@@ -102,7 +102,7 @@ void kv_cache::truncate(const kv_write& w) {
   drop_blocks_from(s, ceil_div(w.pos0, bt));
 }
 
-void kv_cache::reserve(const kv_write& w) {
+bool kv_cache::reserve(const kv_write& w) {
   sequence& s = seqs_[w.slot];
   const std::size_t bt = block_tokens();
   if (w.end > w.pos0 && w.pos0 % bt != 0) {
@@ -111,7 +111,7 @@ void kv_cache::reserve(const kv_write& w) {
     block_id& b = s.table[w.pos0 / bt];
     if (pool_.refcount(b) > 1) {
       const auto copy = pool_.allocate();
-      assert(copy);
+      if (!copy) return false;
       pool_.copy(*copy, b);
       pool_.release(b);
       b = *copy;
@@ -121,9 +121,10 @@ void kv_cache::reserve(const kv_write& w) {
   }
   while (s.table.size() < ceil_div(w.end, bt)) {
     const auto b = pool_.allocate();
-    assert(b);
+    if (!b) return false;
     s.table.push_back(*b);
   }
+  return true;
 }
 
 void kv_cache::commit(std::size_t slot, std::size_t pos0, std::span<const std::int32_t> tokens) {

@@ -62,7 +62,10 @@ public:
   /// Makes positions [w.pos0, w.end) of w.slot writable (see the file comment). Call only
   /// after fits() said yes for the whole batch, truncations of all entries first.
   void truncate(const kv_write& w);
-  void reserve(const kv_write& w);
+  /// False only if the block accounting of fits() was wrong and the pool ran dry (a bug, kept
+  /// an error rather than undefined behaviour in release builds); the sequence then holds the
+  /// blocks it got so far.
+  [[nodiscard]] bool reserve(const kv_write& w);
   /// Records the tokens written at [pos0, pos0 + tokens.size()) and registers the blocks of
   /// the slot that are now full.
   void commit(std::size_t slot, std::size_t pos0, std::span<const std::int32_t> tokens);
