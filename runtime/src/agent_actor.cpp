@@ -20,7 +20,7 @@ constexpr int drain_batch = 128;
 void fill(envelope& e, const agent_ctx& st, std::string_view to, std::string content,
           std::map<std::string, std::string> metadata, message_kind kind) {
   e.sender = st.cell->spec.name;
-  e.recipient = std::string{to};
+  e.recipient.assign(to.data(), to.size());
   e.content = std::move(content);
   e.metadata = std::move(metadata);
   e.kind = kind;
@@ -44,15 +44,17 @@ result<void> agent_ctx::send_direct(std::shared_ptr<envelope> message) {
   // goes to whoever has the name now.
   std::shared_ptr<const envelope> shared = std::move(message);
   const auto& to = shared->recipient;
-  cell_ptr cached;
+  // By reference: copying a cell_ptr would bump the peer's shared reference count, a cache
+  // line every sender to that peer writes.
+  const cell_ptr* cached = nullptr;
   if (last_peer && last_peer->spec.name == to) {
-    cached = last_peer;
+    cached = &last_peer;
   } else if (auto i = peers.find(to); i != peers.end()) {
-    cached = i->second;
-    last_peer = cached;
+    last_peer = i->second;
+    cached = &last_peer;
   }
   if (cached) {
-    auto r = owner.deliver(cached, std::move(shared), self->context()); // kept if stopped
+    auto r = owner.deliver(*cached, std::move(shared), self->context()); // kept if stopped
     if (r || r.error().code != errc::stopped)
       return r;
     peers.erase(to); // stopped: maybe a new agent has the name now

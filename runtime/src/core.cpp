@@ -1,5 +1,7 @@
 // The runtime core: actor system setup, routing, spawning, the supervisor, events.
+#include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <ctime>
 #include <random>
 
@@ -108,7 +110,25 @@ std::string random_prefix() {
 
 } // namespace
 
-core::core(runtime_config cfg) : config(std::move(cfg)), id_prefix(random_prefix()) {
+namespace {
+
+/// Distinguishes runtimes for the per-thread id blocks (an address could be reused).
+std::atomic<std::uint64_t> next_core_serial{1};
+
+/// Ids handed out by one thread: a block of `id_block_size` counters taken from the runtime's
+/// shared counter at once, so that threads do not bounce that counter's cache line per message.
+struct id_block {
+  std::uint64_t serial = 0; ///< the runtime (core::serial) the block belongs to
+  std::uint64_t next = 0;
+  std::uint64_t end = 0;
+};
+constexpr std::uint64_t id_block_size = 64;
+thread_local id_block this_thread_ids;
+
+} // namespace
+
+core::core(runtime_config cfg)
+    : config(std::move(cfg)), id_prefix(random_prefix()), serial(next_core_serial.fetch_add(1)) {
   observing = config.transcript_capacity > 0;
   caf_config = std::make_unique<caf::actor_system_config>();
   caf_config->add_message_types<caf::id_block::troupe_runtime>();
@@ -150,17 +170,21 @@ void core::run_scheduler() {
 }
 
 std::string core::make_id() {
-  char digits[24];
-  auto n = next_id.fetch_add(1, std::memory_order_relaxed);
+  auto& b = this_thread_ids;
+  if (b.serial != serial || b.next == b.end) {
+    b.serial = serial;
+    b.next = next_id.fetch_add(id_block_size, std::memory_order_relaxed);
+    b.end = b.next + id_block_size;
+  }
+  auto n = b.next++;
   // Base 36 keeps "<8 hex>-<counter>" within std::string's 15-character inline buffer for
   // the first 2 billion ids, so an id (and the conversation id copied from it) allocates nothing.
-  auto end = std::to_chars(digits, digits + sizeof digits, n, 36).ptr;
-  std::string id;
-  id.reserve(id_prefix.size() + 1 + static_cast<std::size_t>(end - digits));
-  id += id_prefix;
-  id += '-';
-  id.append(digits, end);
-  return id;
+  char text[48];
+  auto size = std::min(id_prefix.size(), sizeof text - 24);
+  std::memcpy(text, id_prefix.data(), size);
+  text[size++] = '-';
+  auto end = std::to_chars(text + size, text + sizeof text, n, 36).ptr;
+  return std::string(text, static_cast<std::size_t>(end - text));
 }
 
 void core::emit(runtime_event event) {

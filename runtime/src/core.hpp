@@ -88,6 +88,10 @@ struct core {
   directory agents;
   caf::actor supervisor;
   std::string id_prefix;
+  /// Unique per runtime in this process (keys the per-thread id blocks of `make_id`).
+  std::uint64_t serial;
+  /// The next id block's first counter; threads take `id_block_size` counters at a time, so
+  /// ids are unique but only increase per thread.
   std::atomic<std::uint64_t> next_id{1};
 
   std::mutex client_mutex;
@@ -109,6 +113,7 @@ struct core {
   std::optional<result<std::string>> outcome;
   std::atomic<std::size_t> live_agents{0};
 
+  /// A new unique envelope/request id: "<id_prefix>-<counter in base 36>".
   std::string make_id();
   bool wants_events() const { return observing.load(std::memory_order_acquire); }
   void emit(runtime_event event);

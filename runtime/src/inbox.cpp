@@ -6,16 +6,6 @@
 #include "type_ids.hpp"
 
 namespace troupe::runtime::detail {
-namespace {
-
-/// One immutable wake message shared by every agent: sending it bumps a reference count
-/// instead of allocating a message per wake.
-const caf::message& wake_message() {
-  static const caf::message wake = caf::make_message(atoms::wake_atom_v);
-  return wake;
-}
-
-} // namespace
 
 bounded_inbox::bounded_inbox(mailbox_options options) : options_(options) {
   if (options_.capacity == 0)
@@ -72,7 +62,7 @@ bounded_inbox::push_result bounded_inbox::push(std::shared_ptr<const envelope>&&
     scheduled_ = true;
     // CAF's enqueue only queues (it never calls back into this inbox), so holding the lock
     // here cannot deadlock.
-    target_->enqueue(nullptr, caf::make_message_id(), wake_message(), unit);
+    target_->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, atoms::wake_atom_v), unit);
   }
   return r;
 }
