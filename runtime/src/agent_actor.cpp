@@ -26,13 +26,22 @@ void fill(envelope& e, const agent_ctx& st, std::string_view to, std::string con
   e.kind = kind;
 }
 
-/// Built in its final (shared) place: a direct message is never moved or copied after this.
+/// Built in its final (shared) place, stamped (id, timestamp, conversation) and with every
+/// field constructed once: a direct message is never moved, copied or assigned after this.
+/// `answering` is the request a reply answers (its id becomes the parent, its conversation
+/// is kept), else null.
 std::shared_ptr<envelope> make_shared_envelope(const agent_ctx& st, std::string_view to, std::string content,
                                                std::map<std::string, std::string> metadata,
-                                               message_kind kind) {
-  auto e = std::make_shared<envelope>();
-  fill(*e, st, to, std::move(content), std::move(metadata), kind);
-  return e;
+                                               message_kind kind, const envelope* answering = nullptr) {
+  auto& owner = st.cell->owner;
+  auto id = owner.make_id();
+  std::string parent = answering ? answering->id : std::string{};
+  std::string conversation = answering ? answering->conversation_id : std::string{};
+  if (conversation.empty())
+    conversation = parent.empty() ? id : parent;
+  return std::make_shared<envelope>(envelope_version, std::move(id), st.cell->spec.name, std::string{to},
+                                    std::string{}, std::move(conversation), std::move(parent),
+                                    coarse_now_ms(), std::move(content), std::move(metadata), kind);
 }
 
 } // namespace
@@ -96,7 +105,6 @@ result<std::size_t> agent_ctx::publish(std::string_view topic, std::string conte
 void agent_ctx::request(std::string_view to, std::string content, std::int64_t timeout_ms,
                           reply_callback on_reply, std::map<std::string, std::string> metadata) {
   auto e = make_shared_envelope(*this, to, std::move(content), std::move(metadata), message_kind::request);
-  e->id = cell->owner.make_id();
   auto id = e->id;
   pending.emplace(id, std::move(on_reply));
   auto r = send_direct(std::move(e));
@@ -111,11 +119,8 @@ void agent_ctx::request(std::string_view to, std::string content, std::int64_t t
 
 result<void> agent_ctx::reply(const envelope& request, std::string content,
                                 std::map<std::string, std::string> metadata) {
-  auto e = make_shared_envelope(*this, request.sender, std::move(content), std::move(metadata),
-                                message_kind::reply);
-  e->parent_id = request.id;
-  e->conversation_id = request.conversation_id;
-  return send_direct(std::move(e));
+  return send_direct(make_shared_envelope(*this, request.sender, std::move(content), std::move(metadata),
+                                          message_kind::reply, &request));
 }
 
 result<void> agent_ctx::reply_error(const envelope& request, std::string message) {

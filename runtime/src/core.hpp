@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <ctime>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -24,6 +25,14 @@
 namespace troupe::runtime::detail {
 
 struct core;
+
+/// Milliseconds since the Unix epoch from the coarse real-time clock (about 25 ns here against
+/// about 100 ns for the precise one; its resolution is the kernel tick, 1 to 4 ms).
+inline std::int64_t coarse_now_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
 
 /// Everything about one agent that outlives an actor incarnation: spec, factory, mailbox,
 /// history. Shared by the directory, the supervisor and the agent's actor.
