@@ -3,14 +3,72 @@
 #include <algorithm>
 #include <utility>
 
+#include <caf/detail/tuple_vals.hpp>
+#include <caf/mailbox_element.hpp>
+
 #include "type_ids.hpp"
 
 namespace troupe::runtime::detail {
+
+/// A CAF mailbox element holding `wake_atom` that is reused: CAF "deletes" a mailbox element
+/// through `request_deletion`, which here only marks it free again. Shared by its inbox and,
+/// while queued or being handled, by CAF; whichever lets go last deletes it.
+class wake_element final
+    : public caf::mailbox_element,
+      public caf::detail::tuple_vals_impl<caf::type_erased_tuple, caf::atom_value> {
+public:
+  using tuple = caf::detail::tuple_vals_impl<caf::type_erased_tuple, caf::atom_value>;
+
+  wake_element() : caf::mailbox_element(nullptr, caf::make_message_id(), {}), tuple(atoms::wake_atom_v) {}
+
+  /// Takes the element for one enqueue (inbox lock held); false while CAF still holds it.
+  bool acquire() { return (state_.fetch_or(in_flight, std::memory_order_acquire) & in_flight) == 0; }
+
+  /// The inbox lets go: deletes now unless CAF holds it (then CAF's release deletes).
+  void orphan() {
+    if ((state_.fetch_or(orphaned, std::memory_order_acq_rel) & in_flight) == 0)
+      delete this;
+  }
+
+  // CAF calls this when it is done with the element (handled, or discarded by a dead actor).
+  void request_deletion(bool) const noexcept override {
+    if (state_.fetch_and(static_cast<std::uint8_t>(~in_flight), std::memory_order_acq_rel) & orphaned)
+      delete this;
+  }
+
+  caf::type_erased_tuple& content() override { return *this; }
+  const caf::type_erased_tuple& content() const override { return *this; }
+  caf::message move_content_to_message() override { return caf::make_message(std::get<0>(data())); }
+  caf::message copy_content_to_message() const override { return caf::make_message(std::get<0>(data())); }
+
+private:
+  static constexpr std::uint8_t in_flight = 1;
+  static constexpr std::uint8_t orphaned = 2;
+  mutable std::atomic<std::uint8_t> state_{0};
+};
 
 bounded_inbox::bounded_inbox(mailbox_options options) : options_(options) {
   if (options_.capacity == 0)
     options_.capacity = 1;
   stats_.capacity = options_.capacity;
+}
+
+bounded_inbox::~bounded_inbox() {
+  if (wake_)
+    wake_->orphan();
+}
+
+void bounded_inbox::wake(caf::execution_unit* unit) {
+  // CAF's enqueue only queues (it never calls back into this inbox), so calling it with the
+  // lock held cannot deadlock.
+  if (!wake_)
+    wake_ = new wake_element; // NOLINT: owned by the inbox and CAF together (see wake_element)
+  if (wake_->acquire()) {
+    wake_->mid = caf::make_message_id();
+    target_->enqueue(caf::mailbox_element_ptr{wake_}, unit);
+    return;
+  }
+  target_->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, atoms::wake_atom_v), unit);
 }
 
 void bounded_inbox::grow() {
@@ -60,9 +118,7 @@ bounded_inbox::push_result bounded_inbox::push(std::shared_ptr<const envelope>&&
   stats_.high_water = std::max(stats_.high_water, size_);
   if (!scheduled_ && target_) {
     scheduled_ = true;
-    // CAF's enqueue only queues (it never calls back into this inbox), so holding the lock
-    // here cannot deadlock.
-    target_->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, atoms::wake_atom_v), unit);
+    wake(unit);
   }
   return r;
 }

@@ -8,6 +8,7 @@
 // drop_oldest, reject). FIFO order makes the per sender->receiver order the send order.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -21,6 +22,8 @@
 
 namespace troupe::runtime::detail {
 
+class wake_element;
+
 class bounded_inbox {
 public:
   /// What `push` did.
@@ -33,6 +36,9 @@ public:
   };
 
   explicit bounded_inbox(mailbox_options options);
+  ~bounded_inbox();
+  bounded_inbox(const bounded_inbox&) = delete;
+  bounded_inbox& operator=(const bounded_inbox&) = delete;
 
   /// Enqueues (any thread). When the inbox goes from idle to "has mail" it sends the consumer
   /// a wake (from inside the lock, so no actor handle is copied out); `unit` is the sending
@@ -56,6 +62,7 @@ public:
 
 private:
   void grow();
+  void wake(caf::execution_unit* unit);
   mutable std::mutex mutex_;
   /// Grows lazily (1, 2, 4, ...) up to capacity; given back when drained. Envelopes are shared
   /// and immutable, so a topic fan-out queues one pointer per subscriber, not a copy.
@@ -67,6 +74,9 @@ private:
   bool scheduled_ = false; ///< a wake is in flight or the consumer is draining
   bool closed_ = false;
   mailbox_stats stats_;
+  /// This inbox's reusable wake (made by the first wake): sending it allocates nothing. While
+  /// CAF still holds it (the consumer is running the handler it woke), a wake is allocated.
+  wake_element* wake_ = nullptr;
 };
 
 } // namespace troupe::runtime::detail
