@@ -1,6 +1,7 @@
 #include "inbox.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 
 #include <caf/detail/tuple_vals.hpp>
@@ -50,6 +51,7 @@ private:
 bounded_inbox::bounded_inbox(mailbox_options options) : options_(options) {
   if (options_.capacity == 0)
     options_.capacity = 1;
+  options_.capacity = std::min<std::size_t>(options_.capacity, UINT32_MAX);
   stats_.capacity = options_.capacity;
 }
 
@@ -72,11 +74,11 @@ void bounded_inbox::wake(caf::execution_unit* unit) {
 }
 
 void bounded_inbox::grow() {
-  std::size_t cap = std::min(options_.capacity, std::max<std::size_t>(1, ring_.size() * 2));
+  std::size_t cap = std::min<std::size_t>(options_.capacity, ring_size() * 2);
   std::vector<std::shared_ptr<const envelope>> next;
   next.reserve(cap);
   for (std::size_t i = 0; i < size_; ++i)
-    next.push_back(std::move(ring_[(head_ + i) % ring_.size()]));
+    next.push_back(std::move(slot(wrap(head_ + i))));
   next.resize(cap);
   ring_ = std::move(next);
   head_ = 0;
@@ -104,18 +106,18 @@ bounded_inbox::push_result bounded_inbox::push(std::shared_ptr<const envelope>&&
       case overflow_policy::drop_oldest:
         ++stats_.dropped;
         r.what = outcome::dropped_oldest;
-        r.evicted = std::move(ring_[head_]);
-        head_ = (head_ + 1) % ring_.size();
+        r.evicted = std::move(slot(head_));
+        head_ = wrap(head_ + 1);
         --size_;
         break;
     }
   }
-  if (size_ == ring_.size())
+  if (size_ == ring_size())
     grow();
-  ring_[(head_ + size_) % ring_.size()] = std::move(message);
+  slot(wrap(head_ + size_)) = std::move(message);
   ++size_;
-  ++stats_.accepted;
-  stats_.high_water = std::max(stats_.high_water, size_);
+  ++accepted_;
+  high_water_ = std::max(high_water_, size_);
   if (!scheduled_ && target_) {
     scheduled_ = true;
     wake(unit);
@@ -130,14 +132,14 @@ bool bounded_inbox::pop(std::shared_ptr<const envelope>& out, bool& last) {
     scheduled_ = false;
     return false;
   }
-  out = std::move(ring_[head_]);
-  head_ = (head_ + 1) % ring_.size();
+  out = std::move(slot(head_));
+  head_ = wrap(head_ + 1);
   --size_;
-  ++stats_.processed;
+  ++processed_;
   if (size_ == 0) {
     scheduled_ = false;
     head_ = 0;
-    if (ring_.size() > 1) // an idle agent keeps at most one slot
+    if (!ring_.empty()) // an idle agent keeps only the inline slot
       std::vector<std::shared_ptr<const envelope>>{}.swap(ring_);
   }
   return true;
@@ -158,10 +160,12 @@ void bounded_inbox::detach() {
 
 void bounded_inbox::close() {
   std::vector<std::shared_ptr<const envelope>> discard;
+  std::shared_ptr<const envelope> discard_one; // destroyed after the lock is released
   std::lock_guard<std::mutex> guard{mutex_};
   closed_ = true;
   target_ = caf::actor{};
   discard.swap(ring_);
+  discard_one = std::move(one_);
   size_ = 0;
   head_ = 0;
 }
@@ -169,6 +173,9 @@ void bounded_inbox::close() {
 mailbox_stats bounded_inbox::stats() const {
   std::lock_guard<std::mutex> guard{mutex_};
   mailbox_stats s = stats_;
+  s.accepted = accepted_;
+  s.processed = processed_;
+  s.high_water = high_water_;
   s.depth = size_;
   return s;
 }

@@ -24,7 +24,7 @@ namespace troupe::runtime::detail {
 
 class wake_element;
 
-class bounded_inbox {
+class alignas(64) bounded_inbox {
 public:
   /// What `push` did.
   enum class outcome : std::uint8_t { queued, dropped_newest, dropped_oldest, rejected, closed };
@@ -62,21 +62,37 @@ public:
 
 private:
   void grow();
+  /// Slots in use as the ring: the inline one, or the vector once it grew.
+  std::size_t ring_size() const { return ring_.empty() ? 1 : ring_.size(); }
+  std::shared_ptr<const envelope>& slot(std::size_t i) { return ring_.empty() ? one_ : ring_[i]; }
+  /// `i % ring_size()` for i < 2 * ring_size(), without a division.
+  std::uint32_t wrap(std::size_t i) const {
+    return static_cast<std::uint32_t>(i >= ring_size() ? i - ring_size() : i);
+  }
   void wake(caf::execution_unit* unit);
-  mutable std::mutex mutex_;
-  /// Grows lazily (1, 2, 4, ...) up to capacity; given back when drained. Envelopes are shared
-  /// and immutable, so a topic fan-out queues one pointer per subscriber, not a copy.
-  std::vector<std::shared_ptr<const envelope>> ring_;
-  std::size_t head_ = 0;
-  std::size_t size_ = 0;
-  mailbox_options options_;
+  // Laid out by use (the inbox is cache-line aligned): the first two lines hold everything a
+  // push or a pop touches, the third the rest, so a message handed from one core to another
+  // moves as few lines as it can. Counts are 32-bit (capacity is clamped to 2^32 - 1).
+  alignas(64) mutable std::mutex mutex_;
+  /// The ring while it has one slot.
+  std::shared_ptr<const envelope> one_;
+  std::uint32_t head_ = 0;
+  std::uint32_t size_ = 0;
+  /// The ring once more than one envelope waits: grows lazily (2, 4, ...) up to capacity and
+  /// is given back when drained. Envelopes are shared and immutable, so a topic fan-out
+  /// queues one pointer per subscriber, not a copy.
+  alignas(64) std::vector<std::shared_ptr<const envelope>> ring_;
   caf::actor target_;
-  bool scheduled_ = false; ///< a wake is in flight or the consumer is draining
-  bool closed_ = false;
-  mailbox_stats stats_;
   /// This inbox's reusable wake (made by the first wake): sending it allocates nothing. While
   /// CAF still holds it (the consumer is running the handler it woke), a wake is allocated.
   wake_element* wake_ = nullptr;
+  std::uint64_t accepted_ = 0;
+  std::uint64_t processed_ = 0;
+  std::uint32_t high_water_ = 0;
+  bool scheduled_ = false; ///< a wake is in flight or the consumer is draining
+  bool closed_ = false;
+  alignas(64) mailbox_options options_;
+  mailbox_stats stats_; ///< the other counters
 };
 
 } // namespace troupe::runtime::detail
