@@ -55,6 +55,21 @@ bounded_inbox::bounded_inbox(mailbox_options options) : options_(options) {
   stats_.capacity = options_.capacity;
 }
 
+void small_mutex::lock_slow() noexcept {
+  for (int spin = 0; spin < 64; ++spin) {
+    std::uint32_t expected = 0;
+    if (state_.load(std::memory_order_relaxed) == 0 &&
+        state_.compare_exchange_weak(expected, 1, std::memory_order_acquire, std::memory_order_relaxed))
+      return;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  // Taking it as 2 ("maybe sleepers") is conservative: at worst one needless wake.
+  while (state_.exchange(2, std::memory_order_acquire) != 0)
+    state_.wait(2, std::memory_order_relaxed);
+}
+
 bounded_inbox::~bounded_inbox() {
   if (wake_)
     wake_->orphan();
@@ -74,20 +89,19 @@ void bounded_inbox::wake(caf::execution_unit* unit) {
 }
 
 void bounded_inbox::grow() {
-  std::size_t cap = std::min<std::size_t>(options_.capacity, ring_size() * 2);
-  std::vector<std::shared_ptr<const envelope>> next;
-  next.reserve(cap);
-  for (std::size_t i = 0; i < size_; ++i)
-    next.push_back(std::move(slot(wrap(head_ + i))));
-  next.resize(cap);
+  auto cap = static_cast<std::uint32_t>(std::min<std::size_t>(options_.capacity, ring_size() * 2));
+  auto next = std::make_unique<std::shared_ptr<const envelope>[]>(cap);
+  for (std::uint32_t i = 0; i < size_; ++i)
+    next[i] = std::move(slot(wrap(head_ + i)));
   ring_ = std::move(next);
+  ring_cap_ = cap;
   head_ = 0;
 }
 
 bounded_inbox::push_result bounded_inbox::push(std::shared_ptr<const envelope>&& message,
                                                caf::execution_unit* unit) {
   push_result r;
-  std::lock_guard<std::mutex> guard{mutex_};
+  std::lock_guard<small_mutex> guard{mutex_};
   if (closed_) {
     r.what = outcome::closed;
     return r;
@@ -126,7 +140,7 @@ bounded_inbox::push_result bounded_inbox::push(std::shared_ptr<const envelope>&&
 }
 
 bool bounded_inbox::pop(std::shared_ptr<const envelope>& out, bool& last) {
-  std::lock_guard<std::mutex> guard{mutex_};
+  std::lock_guard<small_mutex> guard{mutex_};
   last = size_ <= 1;
   if (size_ == 0) {
     scheduled_ = false;
@@ -139,39 +153,42 @@ bool bounded_inbox::pop(std::shared_ptr<const envelope>& out, bool& last) {
   if (size_ == 0) {
     scheduled_ = false;
     head_ = 0;
-    if (!ring_.empty()) // an idle agent keeps only the inline slot
-      std::vector<std::shared_ptr<const envelope>>{}.swap(ring_);
+    if (ring_cap_ != 0) { // an idle agent keeps only the inline slot
+      ring_.reset();
+      ring_cap_ = 0;
+    }
   }
   return true;
 }
 
 caf::actor bounded_inbox::attach(caf::actor target) {
-  std::lock_guard<std::mutex> guard{mutex_};
+  std::lock_guard<small_mutex> guard{mutex_};
   target_ = std::move(target);
   scheduled_ = size_ > 0 && target_;
   return scheduled_ ? target_ : caf::actor{};
 }
 
 void bounded_inbox::detach() {
-  std::lock_guard<std::mutex> guard{mutex_};
+  std::lock_guard<small_mutex> guard{mutex_};
   target_ = caf::actor{};
   scheduled_ = false;
 }
 
 void bounded_inbox::close() {
-  std::vector<std::shared_ptr<const envelope>> discard;
-  std::shared_ptr<const envelope> discard_one; // destroyed after the lock is released
-  std::lock_guard<std::mutex> guard{mutex_};
+  std::unique_ptr<std::shared_ptr<const envelope>[]> discard; // destroyed after the lock is released
+  std::shared_ptr<const envelope> discard_one;
+  std::lock_guard<small_mutex> guard{mutex_};
   closed_ = true;
   target_ = caf::actor{};
-  discard.swap(ring_);
+  discard = std::move(ring_);
+  ring_cap_ = 0;
   discard_one = std::move(one_);
   size_ = 0;
   head_ = 0;
 }
 
 mailbox_stats bounded_inbox::stats() const {
-  std::lock_guard<std::mutex> guard{mutex_};
+  std::lock_guard<small_mutex> guard{mutex_};
   mailbox_stats s = stats_;
   s.accepted = accepted_;
   s.processed = processed_;
@@ -181,7 +198,7 @@ mailbox_stats bounded_inbox::stats() const {
 }
 
 caf::actor bounded_inbox::target() const {
-  std::lock_guard<std::mutex> guard{mutex_};
+  std::lock_guard<small_mutex> guard{mutex_};
   return target_;
 }
 

@@ -1,5 +1,6 @@
 // The bounded inbox on its own (private header): FIFO order through growth and the inline
-// slot, overflow policies with exact counters, and concurrent producers against a consumer.
+// slot, overflow policies with exact counters, concurrent producers against a consumer, and
+// the inbox's one-word mutex.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -172,4 +173,23 @@ TEST_CASE("concurrent producers and a consumer: no loss, per-producer order, exa
     // every accepted envelope either reached the consumer or was evicted by drop_oldest
     CHECK(popped + (policy == overflow_policy::drop_oldest ? evicted.load() : 0) == static_cast<long>(s.accepted));
   }
+}
+
+TEST_CASE("small_mutex: mutual exclusion under contention (sleepers are woken)") {
+  troupe::runtime::detail::small_mutex mutex;
+  long counter = 0; // plain: only the mutex protects it
+  constexpr int threads = 4, rounds = 50'000;
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&mutex, &counter] {
+      for (int i = 0; i < rounds; ++i) {
+        std::lock_guard<troupe::runtime::detail::small_mutex> guard{mutex};
+        ++counter;
+        if (i % 1000 == 0) // hold it a while now and then, so that waiters go to sleep
+          std::this_thread::yield();
+      }
+    });
+  for (auto& t : pool)
+    t.join();
+  CHECK(counter == static_cast<long>(threads) * rounds);
 }
