@@ -26,22 +26,29 @@ void fill(envelope& e, const agent_ctx& st, std::string_view to, std::string con
   e.kind = kind;
 }
 
-/// Built in its final (shared) place, stamped (id, timestamp, conversation) and with every
-/// field constructed once: a direct message is never moved, copied or assigned after this.
+/// Built in its final (shared) place and stamped (id, timestamp, conversation): a direct
+/// message is never moved or copied after this. Each string is written once, straight into
+/// the envelope (an id or a name fits std::string's inline buffer: one small copy each).
 /// `answering` is the request a reply answers (its id becomes the parent, its conversation
 /// is kept), else null.
 std::shared_ptr<envelope> make_shared_envelope(const agent_ctx& st, std::string_view to, std::string content,
                                                std::map<std::string, std::string> metadata,
                                                message_kind kind, const envelope* answering = nullptr) {
-  auto& owner = st.cell->owner;
-  auto id = owner.make_id();
-  std::string parent = answering ? answering->id : std::string{};
-  std::string conversation = answering ? answering->conversation_id : std::string{};
-  if (conversation.empty())
-    conversation = parent.empty() ? id : parent;
-  return std::make_shared<envelope>(envelope_version, std::move(id), st.cell->spec.name, std::string{to},
-                                    std::string{}, std::move(conversation), std::move(parent),
-                                    coarse_now_ms(), std::move(content), std::move(metadata), kind);
+  auto e = std::make_shared<envelope>();
+  st.cell->owner.make_id(e->id);
+  e->sender = st.cell->spec.name;
+  e->recipient.assign(to.data(), to.size());
+  if (answering) {
+    e->parent_id = answering->id;
+    e->conversation_id = answering->conversation_id;
+  }
+  if (e->conversation_id.empty())
+    e->conversation_id = e->parent_id.empty() ? e->id : e->parent_id;
+  e->timestamp_ms = coarse_now_ms();
+  e->content = std::move(content);
+  e->metadata = std::move(metadata);
+  e->kind = kind;
+  return e;
 }
 
 } // namespace
