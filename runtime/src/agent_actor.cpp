@@ -3,6 +3,8 @@
 
 #include <chrono>
 #include <exception>
+#include <mutex>
+#include <utility>
 
 #include <caf/blocking_actor.hpp>
 #include <caf/event_based_actor.hpp>
@@ -50,6 +52,35 @@ std::shared_ptr<envelope> make_shared_envelope(const agent_ctx& st, std::string_
   e->kind = kind;
   return e;
 }
+
+/// The streamed pieces of one generation on their way from the inference client's thread to
+/// the agent. CAF's mailbox is unbounded, so the bound lives here: at most one relay task per
+/// generation is queued in the agent's CAF mailbox at any time. The client's thread appends
+/// each piece to `pending` (under the lock) and posts a task only when none is queued; the
+/// task takes everything pending at once, so pieces that arrive while the agent is busy reach
+/// `on_piece` concatenated, in order, none lost. Memory: the text not yet handed over (at most
+/// the generation's own output). `on_done` is posted after the client's last piece, so it runs
+/// after the task that hands that piece over.
+class piece_relay {
+public:
+  /// Appends (client thread); true when the caller must post a relay task.
+  bool add(std::string_view piece) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    pending_.append(piece);
+    return !std::exchange(queued_, true);
+  }
+  /// Takes the pending text (agent thread); the next `add` posts a new task.
+  std::string take() {
+    std::lock_guard<std::mutex> guard{mutex_};
+    queued_ = false;
+    return std::exchange(pending_, std::string{});
+  }
+
+private:
+  std::mutex mutex_;
+  std::string pending_;
+  bool queued_ = false;
+};
 
 } // namespace
 
@@ -170,20 +201,26 @@ std::string agent_ctx::generate(generation_request request, piece_callback on_pi
     });
     return id;
   }
+  const bool streams = static_cast<bool>(on_piece);
   generations.emplace(id, generation{std::move(on_piece), std::move(on_done)});
   if (request.deadline_ms > 0) {
     auto left = std::max<std::int64_t>(0, request.deadline_ms - now_ms());
     self->delayed_send(self, std::chrono::milliseconds{left}, atoms::gen_tmo_atom_v, id);
   }
   auto me = caf::actor_cast<caf::actor>(self);
-  client->generate(
-    std::move(request),
-    [me, id](std::string_view piece) {
-      caf::anon_send(me, atoms::task_atom_v, posted_task{[id, text = std::string{piece}](agent_ctx& st) {
+  piece_callback relay_pieces; // none when the agent does not stream: no message per piece
+  if (streams)
+    relay_pieces = [me, id, relay = std::make_shared<piece_relay>()](std::string_view piece) {
+      if (!relay->add(piece))
+        return; // a relay task is queued already; it will hand this piece over too
+      caf::anon_send(me, atoms::task_atom_v, posted_task{[id, relay](agent_ctx& st) {
+        auto text = relay->take();
         if (auto g = st.generations.find(id); g != st.generations.end() && g->second.on_piece)
           g->second.on_piece(text);
       }});
-    },
+    };
+  client->generate(
+    std::move(request), std::move(relay_pieces),
     [me, id](result<generation_result> outcome) {
       caf::anon_send(me, atoms::task_atom_v, posted_task{[id, outcome](agent_ctx& st) {
         auto g = st.generations.find(id);
