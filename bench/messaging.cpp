@@ -1,5 +1,6 @@
 // Messaging benchmark: troupe agents vs raw CAF actors measured in the same run.
 //   bench_messaging [--json] [--round-trips N] [--burst N] [--fanout-msgs N] [--idle N] [--reps N]
+//                   [--only troupe|caf]   (profiling: run one side only; ratios then read 0)
 // Rows: ping-pong round trips (msgs/s, p50/p99 round-trip latency), a one-way burst
 // (msgs/s), topic fan-out 1->100 (deliveries/s), and memory per idle agent (RSS delta).
 #include <troupe/troupe.hpp>
@@ -271,6 +272,7 @@ double caf_idle_bytes(long n) {
 
 int main(int argc, char** argv) {
   bool json = false;
+  std::string only; // "", "troupe" or "caf"
   long round_trips = 200'000, burst = 500'000, fan_msgs = 5'000, idle = 100'000, reps = 3;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -281,9 +283,10 @@ int main(int argc, char** argv) {
     else if (a == "--fanout-msgs") fan_msgs = next();
     else if (a == "--idle") idle = next();
     else if (a == "--reps") reps = std::max(1L, next());
+    else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else {
       fmt::print(stderr, "usage: bench_messaging [--json] [--round-trips N] [--burst N] "
-                         "[--fanout-msgs N] [--idle N] [--reps N]\n");
+                         "[--fanout-msgs N] [--idle N] [--reps N] [--only troupe|caf]\n");
       return 2;
     }
   }
@@ -294,29 +297,45 @@ int main(int argc, char** argv) {
   row b{"burst 1->1 (direct)", 0, 0, 0, 0, 0, 0, "msgs/s"};
   row f{"fan-out 1->100 (topic)", 0, 0, 0, 0, 0, 0, "deliveries/s"};
   auto best = [](double& keep, double v, bool higher) { keep = higher ? std::max(keep, v) : std::min(keep, v); };
+  const bool run_caf = only != "troupe", run_troupe = only != "caf";
   for (int rep = 0; rep < reps; ++rep) {
     double rate = 0, p50 = 0, p99 = 0;
-    caf_ping_pong(round_trips, rate, p50, p99);
-    best(pp.caf_rate, rate, true);
-    if (p50 < pp.caf_p50_us) { pp.caf_p50_us = p50; pp.caf_p99_us = p99; }
-    troupe_ping_pong(round_trips, rate, p50, p99);
-    best(pp.troupe_rate, rate, true);
-    if (p50 < pp.troupe_p50_us) { pp.troupe_p50_us = p50; pp.troupe_p99_us = p99; }
-    caf_burst(burst, rate);
-    best(b.caf_rate, rate, true);
-    troupe_burst(burst, rate);
-    best(b.troupe_rate, rate, true);
-    caf_fanout(fan_msgs, 100, rate);
-    best(f.caf_rate, rate, true);
-    troupe_fanout(fan_msgs, 100, rate);
-    best(f.troupe_rate, rate, true);
+    if (run_caf && round_trips > 0) {
+      caf_ping_pong(round_trips, rate, p50, p99);
+      best(pp.caf_rate, rate, true);
+      if (p50 < pp.caf_p50_us) { pp.caf_p50_us = p50; pp.caf_p99_us = p99; }
+    }
+    if (run_troupe && round_trips > 0) {
+      troupe_ping_pong(round_trips, rate, p50, p99);
+      best(pp.troupe_rate, rate, true);
+      if (p50 < pp.troupe_p50_us) { pp.troupe_p50_us = p50; pp.troupe_p99_us = p99; }
+    }
+    if (run_caf && burst > 0) {
+      caf_burst(burst, rate);
+      best(b.caf_rate, rate, true);
+    }
+    if (run_troupe && burst > 0) {
+      troupe_burst(burst, rate);
+      best(b.troupe_rate, rate, true);
+    }
+    if (run_caf && fan_msgs > 0) {
+      caf_fanout(fan_msgs, 100, rate);
+      best(f.caf_rate, rate, true);
+    }
+    if (run_troupe && fan_msgs > 0) {
+      troupe_fanout(fan_msgs, 100, rate);
+      best(f.troupe_rate, rate, true);
+    }
   }
+  if (!run_caf || round_trips <= 0) pp.caf_p50_us = 0;
+  if (!run_troupe || round_trips <= 0) pp.troupe_p50_us = 0;
   rows.push_back(pp);
   rows.push_back(b);
   rows.push_back(f);
-  double caf_idle = caf_idle_bytes(idle);
+  double caf_idle = run_caf && idle > 0 ? caf_idle_bytes(idle) : 0;
   double troupe_idle = 0, troupe_idle_used = 0;
-  troupe_idle_bytes(idle, troupe_idle, troupe_idle_used);
+  if (run_troupe && idle > 0)
+    troupe_idle_bytes(idle, troupe_idle, troupe_idle_used);
 
   if (json) {
     fmt::print("{{\"rows\": [");

@@ -3,6 +3,8 @@
 
 #include <chrono>
 #include <exception>
+#include <mutex>
+#include <utility>
 
 #include <caf/blocking_actor.hpp>
 #include <caf/event_based_actor.hpp>
@@ -20,20 +22,65 @@ constexpr int drain_batch = 128;
 void fill(envelope& e, const agent_ctx& st, std::string_view to, std::string content,
           std::map<std::string, std::string> metadata, message_kind kind) {
   e.sender = st.cell->spec.name;
-  e.recipient = std::string{to};
+  e.recipient.assign(to.data(), to.size());
   e.content = std::move(content);
   e.metadata = std::move(metadata);
   e.kind = kind;
 }
 
-/// Built in its final (shared) place: a direct message is never moved or copied after this.
+/// Built in its final (shared) place and stamped (id, timestamp, conversation): a direct
+/// message is never moved or copied after this. Each string is written once, straight into
+/// the envelope (an id or a name fits std::string's inline buffer: one small copy each).
+/// `answering` is the request a reply answers (its id becomes the parent, its conversation
+/// is kept), else null.
 std::shared_ptr<envelope> make_shared_envelope(const agent_ctx& st, std::string_view to, std::string content,
                                                std::map<std::string, std::string> metadata,
-                                               message_kind kind) {
+                                               message_kind kind, const envelope* answering = nullptr) {
   auto e = std::make_shared<envelope>();
-  fill(*e, st, to, std::move(content), std::move(metadata), kind);
+  st.cell->owner.make_id(e->id);
+  e->sender = st.cell->spec.name;
+  e->recipient.assign(to.data(), to.size());
+  if (answering) {
+    e->parent_id = answering->id;
+    e->conversation_id = answering->conversation_id;
+  }
+  if (e->conversation_id.empty())
+    e->conversation_id = e->parent_id.empty() ? e->id : e->parent_id;
+  e->timestamp_ms = coarse_now_ms();
+  e->content = std::move(content);
+  e->metadata = std::move(metadata);
+  e->kind = kind;
   return e;
 }
+
+/// The streamed pieces of one generation on their way from the inference client's thread to
+/// the agent. CAF's mailbox is unbounded, so the bound lives here: at most one relay task per
+/// generation is queued in the agent's CAF mailbox at any time. The client's thread appends
+/// each piece to `pending` (under the lock) and posts a task only when none is queued; the
+/// task takes everything pending at once, so pieces that arrive while the agent is busy reach
+/// `on_piece` concatenated, in order, none lost. Memory: the text not yet handed over (at most
+/// the generation's own output). `on_done` is posted after the client's last piece, so it runs
+/// after the task that hands that piece over.
+class piece_relay {
+public:
+  /// Appends (client thread); true when the caller must post a relay task.
+  bool add(std::string_view piece) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    pending_.append(piece);
+    return !std::exchange(queued_, true);
+  }
+  /// Takes the pending text (agent thread); the next `add` posts a new task.
+  std::string take() {
+    std::lock_guard<std::mutex> guard{mutex_};
+    queued_ = false;
+    return std::exchange(pending_, std::string{});
+  }
+
+private:
+  std::mutex mutex_;
+  std::string pending_;
+  bool queued_ = false;
+};
 
 } // namespace
 
@@ -44,15 +91,17 @@ result<void> agent_ctx::send_direct(std::shared_ptr<envelope> message) {
   // goes to whoever has the name now.
   std::shared_ptr<const envelope> shared = std::move(message);
   const auto& to = shared->recipient;
-  cell_ptr cached;
+  // By reference: copying a cell_ptr would bump the peer's shared reference count, a cache
+  // line every sender to that peer writes.
+  const cell_ptr* cached = nullptr;
   if (last_peer && last_peer->spec.name == to) {
-    cached = last_peer;
+    cached = &last_peer;
   } else if (auto i = peers.find(to); i != peers.end()) {
-    cached = i->second;
-    last_peer = cached;
+    last_peer = i->second;
+    cached = &last_peer;
   }
   if (cached) {
-    auto r = owner.deliver(cached, std::move(shared), self->context()); // kept if stopped
+    auto r = owner.deliver(*cached, std::move(shared), self->context()); // kept if stopped
     if (r || r.error().code != errc::stopped)
       return r;
     peers.erase(to); // stopped: maybe a new agent has the name now
@@ -94,7 +143,6 @@ result<std::size_t> agent_ctx::publish(std::string_view topic, std::string conte
 void agent_ctx::request(std::string_view to, std::string content, std::int64_t timeout_ms,
                           reply_callback on_reply, std::map<std::string, std::string> metadata) {
   auto e = make_shared_envelope(*this, to, std::move(content), std::move(metadata), message_kind::request);
-  e->id = cell->owner.make_id();
   auto id = e->id;
   pending.emplace(id, std::move(on_reply));
   auto r = send_direct(std::move(e));
@@ -109,11 +157,8 @@ void agent_ctx::request(std::string_view to, std::string content, std::int64_t t
 
 result<void> agent_ctx::reply(const envelope& request, std::string content,
                                 std::map<std::string, std::string> metadata) {
-  auto e = make_shared_envelope(*this, request.sender, std::move(content), std::move(metadata),
-                                message_kind::reply);
-  e->parent_id = request.id;
-  e->conversation_id = request.conversation_id;
-  return send_direct(std::move(e));
+  return send_direct(make_shared_envelope(*this, request.sender, std::move(content), std::move(metadata),
+                                          message_kind::reply, &request));
 }
 
 result<void> agent_ctx::reply_error(const envelope& request, std::string message) {
@@ -156,20 +201,26 @@ std::string agent_ctx::generate(generation_request request, piece_callback on_pi
     });
     return id;
   }
+  const bool streams = static_cast<bool>(on_piece);
   generations.emplace(id, generation{std::move(on_piece), std::move(on_done)});
   if (request.deadline_ms > 0) {
     auto left = std::max<std::int64_t>(0, request.deadline_ms - now_ms());
     self->delayed_send(self, std::chrono::milliseconds{left}, atoms::gen_tmo_atom_v, id);
   }
   auto me = caf::actor_cast<caf::actor>(self);
-  client->generate(
-    std::move(request),
-    [me, id](std::string_view piece) {
-      caf::anon_send(me, atoms::task_atom_v, posted_task{[id, text = std::string{piece}](agent_ctx& st) {
+  piece_callback relay_pieces; // none when the agent does not stream: no message per piece
+  if (streams)
+    relay_pieces = [me, id, relay = std::make_shared<piece_relay>()](std::string_view piece) {
+      if (!relay->add(piece))
+        return; // a relay task is queued already; it will hand this piece over too
+      caf::anon_send(me, atoms::task_atom_v, posted_task{[id, relay](agent_ctx& st) {
+        auto text = relay->take();
         if (auto g = st.generations.find(id); g != st.generations.end() && g->second.on_piece)
           g->second.on_piece(text);
       }});
-    },
+    };
+  client->generate(
+    std::move(request), std::move(relay_pieces),
     [me, id](result<generation_result> outcome) {
       caf::anon_send(me, atoms::task_atom_v, posted_task{[id, outcome](agent_ctx& st) {
         auto g = st.generations.find(id);

@@ -1,6 +1,7 @@
 // The runtime core: actor system setup, routing, spawning, the supervisor, events.
+#include <algorithm>
 #include <charconv>
-#include <ctime>
+#include <cstring>
 #include <random>
 
 #include <caf/actor_system.hpp>
@@ -94,12 +95,6 @@ caf::behavior supervisor_actor(caf::stateful_actor<supervisor_state>* self, core
   };
 }
 
-std::int64_t coarse_now_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
-}
-
 std::string random_prefix() {
   std::random_device rd;
   std::uniform_int_distribution<std::uint32_t> dist;
@@ -108,7 +103,53 @@ std::string random_prefix() {
 
 } // namespace
 
-core::core(runtime_config cfg) : config(std::move(cfg)), id_prefix(random_prefix()) {
+namespace {
+
+/// Distinguishes runtimes for the per-thread id blocks (an address could be reused).
+std::atomic<std::uint64_t> next_core_serial{1};
+
+/// Ids handed out by one thread: a block of `id_block_size` counters taken from the runtime's
+/// shared counter at once, so that threads do not bounce that counter's cache line per message.
+/// `text` holds the next id ("<prefix>-<counter in base 36>"), counted up in place.
+struct id_block {
+  std::uint64_t serial = 0; ///< the runtime (core::serial) the block belongs to
+  std::uint64_t next = 0;
+  std::uint64_t end = 0;
+  char text[48] = {};
+  std::size_t size = 0;      ///< length of the id in `text`
+  std::size_t digits_at = 0; ///< where the counter's digits start in `text`
+};
+constexpr std::uint64_t id_block_size = 64;
+thread_local id_block this_thread_ids;
+
+/// Writes "<prefix>-<n in base 36>" into `b.text`.
+void format_id(id_block& b, const std::string& prefix, std::uint64_t n) {
+  b.size = std::min(prefix.size(), sizeof b.text - 24);
+  std::memcpy(b.text, prefix.data(), b.size);
+  b.text[b.size++] = '-';
+  b.digits_at = b.size;
+  b.size = static_cast<std::size_t>(std::to_chars(b.text + b.size, b.text + sizeof b.text, n, 36).ptr - b.text);
+}
+
+/// Adds one to the base-36 counter in `b.text` (as std::to_chars writes it); false when it
+/// needs one more digit (then the caller formats it afresh).
+bool increment_id(id_block& b) {
+  for (std::size_t i = b.size; i-- > b.digits_at;) {
+    char& c = b.text[i];
+    if (c == 'z') {
+      c = '0';
+      continue;
+    }
+    c = c == '9' ? 'a' : static_cast<char>(c + 1);
+    return true;
+  }
+  return false;
+}
+
+} // namespace
+
+core::core(runtime_config cfg)
+    : config(std::move(cfg)), id_prefix(random_prefix()), serial(next_core_serial.fetch_add(1)) {
   observing = config.transcript_capacity > 0;
   caf_config = std::make_unique<caf::actor_system_config>();
   caf_config->add_message_types<caf::id_block::troupe_runtime>();
@@ -150,17 +191,24 @@ void core::run_scheduler() {
 }
 
 std::string core::make_id() {
-  char digits[24];
-  auto n = next_id.fetch_add(1, std::memory_order_relaxed);
+  std::string id;
+  make_id(id);
+  return id;
+}
+
+void core::make_id(std::string& out) {
+  auto& b = this_thread_ids;
+  if (b.serial != serial || b.next == b.end) {
+    b.serial = serial;
+    b.next = next_id.fetch_add(id_block_size, std::memory_order_relaxed);
+    b.end = b.next + id_block_size;
+    format_id(b, id_prefix, b.next);
+  }
   // Base 36 keeps "<8 hex>-<counter>" within std::string's 15-character inline buffer for
   // the first 2 billion ids, so an id (and the conversation id copied from it) allocates nothing.
-  auto end = std::to_chars(digits, digits + sizeof digits, n, 36).ptr;
-  std::string id;
-  id.reserve(id_prefix.size() + 1 + static_cast<std::size_t>(end - digits));
-  id += id_prefix;
-  id += '-';
-  id.append(digits, end);
-  return id;
+  out.assign(b.text, b.size);
+  if (++b.next != b.end && !increment_id(b))
+    format_id(b, id_prefix, b.next);
 }
 
 void core::emit(runtime_event event) {

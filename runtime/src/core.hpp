@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <ctime>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -24,6 +25,14 @@
 namespace troupe::runtime::detail {
 
 struct core;
+
+/// Milliseconds since the Unix epoch from the coarse real-time clock (about 25 ns here against
+/// about 100 ns for the precise one; its resolution is the kernel tick, 1 to 4 ms).
+inline std::int64_t coarse_now_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
 
 /// Everything about one agent that outlives an actor incarnation: spec, factory, mailbox,
 /// history. Shared by the directory, the supervisor and the agent's actor.
@@ -88,6 +97,10 @@ struct core {
   directory agents;
   caf::actor supervisor;
   std::string id_prefix;
+  /// Unique per runtime in this process (keys the per-thread id blocks of `make_id`).
+  std::uint64_t serial;
+  /// The next id block's first counter; threads take `id_block_size` counters at a time, so
+  /// ids are unique but only increase per thread.
   std::atomic<std::uint64_t> next_id{1};
 
   std::mutex client_mutex;
@@ -109,7 +122,10 @@ struct core {
   std::optional<result<std::string>> outcome;
   std::atomic<std::size_t> live_agents{0};
 
+  /// A new unique envelope/request id: "<id_prefix>-<counter in base 36>".
   std::string make_id();
+  /// `make_id` written into `out` (no temporary string).
+  void make_id(std::string& out);
   bool wants_events() const { return observing.load(std::memory_order_acquire); }
   void emit(runtime_event event);
   void emit(event_type type, const std::string& agent, std::string detail,

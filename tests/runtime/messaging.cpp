@@ -1,7 +1,11 @@
 // Direct messages and requests between agents (deterministic test coordinator).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <troupe/runtime/runtime.hpp>
@@ -190,6 +194,76 @@ TEST_CASE("envelopes get unique ids, timestamps, and the observer sees deliverie
     if (e.type == event_type::delivered && e.agent == "a")
       ++delivered;
   CHECK(delivered == 5);
+}
+
+namespace {
+/// Splits "<8 hex>-<base 36 counter>" into its prefix and counter; false when malformed.
+bool parse_id(const std::string& id, std::string& prefix, std::uint64_t& counter) {
+  auto dash = id.find('-');
+  if (dash != 8 || dash + 1 >= id.size())
+    return false;
+  for (char c : id.substr(dash + 1))
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')))
+      return false;
+  prefix = id.substr(0, dash);
+  counter = std::stoull(id.substr(dash + 1), nullptr, 36);
+  return true;
+}
+} // namespace
+
+TEST_CASE("ids from one thread count up by one in base 36, across digit carries") {
+  runtime rt{det()};
+  std::vector<std::string> ids;
+  REQUIRE(rt.spawn(named("a", 4096), fn_factory([&ids](agent_context&, const envelope& m) { ids.push_back(m.id); })));
+  rt.run_pending();
+  for (int i = 0; i < 3000; ++i) // passes 36 and 1296 (one more base-36 digit each)
+    REQUIRE(rt.send("a", "m"));
+  rt.run_pending();
+  REQUIRE(ids.size() == 3000);
+  std::string prefix0, prefix;
+  std::uint64_t first = 0, n = 0;
+  REQUIRE(parse_id(ids.front(), prefix0, first));
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    REQUIRE(parse_id(ids[i], prefix, n));
+    CHECK(prefix == prefix0);
+    CHECK(n == first + i); // one thread, nothing else took ids in between
+  }
+}
+
+TEST_CASE("ids stay unique when many threads send at once") {
+  runtime_config cfg;
+  cfg.scheduler_threads = 4;
+  runtime rt{cfg};
+  constexpr int senders = 4, per_sender = 2000;
+  std::mutex mutex;
+  std::vector<std::string> ids;
+  std::atomic<int> got{0};
+  REQUIRE(rt.spawn(named("sink", senders * per_sender + 8), fn_factory([&](agent_context&, const envelope& m) {
+    if (m.sender == "host")
+      return;
+    std::lock_guard<std::mutex> guard{mutex};
+    ids.push_back(m.id);
+    ids.push_back(m.conversation_id); // its own id: a message starts a conversation
+    got.fetch_add(1);
+  })));
+  for (int i = 0; i < senders; ++i)
+    REQUIRE(rt.spawn(named("s" + std::to_string(i)), fn_factory([](agent_context& ctx, const envelope&) {
+      for (int k = 0; k < per_sender; ++k)
+        REQUIRE(ctx.send("sink", "x"));
+    })));
+  for (int i = 0; i < senders; ++i)
+    REQUIRE(rt.send("s" + std::to_string(i), "go"));
+  for (int spin = 0; spin < 2'000'000 && got.load() < senders * per_sender; ++spin)
+    std::this_thread::yield();
+  std::lock_guard<std::mutex> guard{mutex};
+  REQUIRE(ids.size() == 2u * senders * per_sender);
+  std::vector<std::string> own;
+  for (std::size_t i = 0; i < ids.size(); i += 2) {
+    CHECK(ids[i] == ids[i + 1]);
+    own.push_back(ids[i]);
+  }
+  std::sort(own.begin(), own.end());
+  CHECK(std::unique(own.begin(), own.end()) == own.end());
 }
 
 TEST_CASE("an agent can stop the run; wait returns the reason") {
