@@ -14,6 +14,9 @@ namespace troupe::inference::avx512 {
 
 namespace {
 
+// Rows ahead of the current one that the loops prefetch (a prefetch past the end is harmless).
+constexpr std::size_t prefetch_rows = 8;
+
 inline __mmask16 chunk_mask(std::size_t left) {
   return static_cast<__mmask16>(left >= 16 ? 0xffffu : (1u << left) - 1u);
 }
@@ -24,6 +27,10 @@ void scores_nq(const std::uint16_t* keys, std::size_t ks, std::size_t n, const f
                float scale, float* scores, std::size_t ss) {
   for (std::size_t j = 0; j < n; ++j) {
     const std::uint16_t* k = keys + j * ks;
+    // The cache rows come from memory (the weights streamed since evicted them) and are
+    // strided (the other kv heads sit between): fetch a few rows ahead.
+    _mm_prefetch(reinterpret_cast<const char*>(k + prefetch_rows * ks), _MM_HINT_T0);
+    if (hd > 32) _mm_prefetch(reinterpret_cast<const char*>(k + prefetch_rows * ks + 32), _MM_HINT_T0);
     __m512 acc[NQ];
 #pragma GCC unroll 4
     for (int i = 0; i < NQ; ++i) acc[i] = _mm512_setzero_ps();
@@ -47,6 +54,10 @@ void values_nq(const std::uint16_t* values, std::size_t vs, std::size_t n, const
 #pragma GCC unroll 4
     for (int i = 0; i < NQ; ++i) acc[i] = _mm512_maskz_loadu_ps(m, out + i * hd + c);
     for (std::size_t j = 0; j < n; ++j) {
+      if (c == 0) {
+        _mm_prefetch(reinterpret_cast<const char*>(values + (j + prefetch_rows) * vs), _MM_HINT_T0);
+        if (hd > 32) _mm_prefetch(reinterpret_cast<const char*>(values + (j + prefetch_rows) * vs + 32), _MM_HINT_T0);
+      }
       const __m512 v = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, values + j * vs + c));
 #pragma GCC unroll 4
       for (int i = 0; i < NQ; ++i) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(p[i * ps + j]), v, acc[i]);
