@@ -191,6 +191,39 @@ void matmul(const weight_view& w, const float* x, std::size_t n_tok, float* y, t
   }
 }
 
+// matmul_many: the float kernels of several matrices over one task list (owned by the f16
+// decode work; kept apart from matmul's per-type paths above).
+void matmul_many(std::initializer_list<matmul_out> outs, const float* x, std::size_t n_tok, thread_pool* pool) {
+  const auto is_float = [](tensor_type t) {
+    return t == tensor_type::f32 || t == tensor_type::f16 || t == tensor_type::bf16;
+  };
+  bool shared = pool != nullptr && outs.size() > 1 && n_tok > 0;
+  for (const auto& o : outs) shared = shared && is_float(o.w->type) && o.w->cols == outs.begin()->w->cols;
+  if (!shared) {
+    for (const auto& o : outs) matmul(*o.w, x, n_tok, o.y, pool);
+    return;
+  }
+  const auto& ks = kernels();
+  struct task {
+    const matmul_out* out;
+    std::size_t r0, n;
+  };
+  std::size_t total_rows = 0;
+  for (const auto& o : outs) total_rows += o.w->rows;
+  const std::size_t rb = rows_per_task(total_rows, pool->size());
+  std::vector<task> tasks;
+  tasks.reserve(total_rows / rb + outs.size());
+  for (const auto& o : outs)
+    for (std::size_t r0 = 0; r0 < o.w->rows; r0 += rb) tasks.push_back({&o, r0, std::min(rb, o.w->rows - r0)});
+  run_tasks(pool, tasks.size(), [&](std::size_t t, std::size_t) {
+    const task& tk = tasks[t];
+    const weight_view& w = *tk.out->w;
+    const auto tile = w.type == tensor_type::f32 ? ks.tile_f32 : w.type == tensor_type::f16 ? ks.tile_f16 : ks.tile_bf16;
+    const auto* base = static_cast<const std::uint8_t*>(w.data);
+    tile(tile_args{base + tk.r0 * w.row_bytes, w.row_bytes, tk.n, w.cols, n_tok, tk.out->y + tk.r0, w.rows}, x, w.cols);
+  });
+}
+
 void matmul_reference(const weight_view& w, const float* x, std::size_t n_tok, float* y) {
   std::vector<float> row(w.cols);
   const auto* base = static_cast<const std::uint8_t*>(w.data);
