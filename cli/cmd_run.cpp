@@ -100,6 +100,16 @@ void print_pools(const runtime::scenario_inference& inference) {
   }
 }
 
+/// The engines' session counters: how much of the prompts the KV cache spared.
+void print_engine(const runtime::engine_stats& e) {
+  if (e.prompt_tokens == 0) return;
+  fmt::print("engine: {} prompt tokens, {} reused from the KV cache ({:.1f}%), {} computed; {} batched "
+             "steps (at most {} sequences in one); {} KV evictions, {} preemptions\n",
+             e.prompt_tokens, e.prefix_hit_tokens,
+             100.0 * static_cast<double>(e.prefix_hit_tokens) / static_cast<double>(e.prompt_tokens),
+             e.prompt_tokens_computed, e.steps, e.max_batch_sequences, e.kv_evictions, e.preemptions);
+}
+
 exit_code run(const run_args& args) {
   runtime::load_options options;
   options.overrides = args.sets;
@@ -184,10 +194,12 @@ exit_code run(const run_args& args) {
   const auto summary = runtime::conduct(*rt, *s, copts);
   if (engine && !s->pools.empty()) print_pools(*engine);
   if (summary.failed) fmt::print("\n");
+  const auto engine_counters = engine ? engine->engine_totals() : runtime::engine_stats{};
   if (engine) engine->shutdown();  // generations still running end now, while their agents live
   rt.reset();  // joins the actor system: every runtime event is written before run_end
   if (transcript) transcript->write_end(summary);
   print_summary(summary);
+  print_engine(engine_counters);
   if (summary.failed) {
     fmt::print(stderr, "troupe run: {}\n", summary.reason);
     return exit_code::failure;

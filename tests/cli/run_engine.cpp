@@ -2,6 +2,7 @@
 // by the test (greedy, short replies), through the real binary.
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -61,4 +62,32 @@ TEST_CASE("run: llm agents on a real model file produce streamed text, a transcr
   }
   CHECK(spoke == llm);
   CHECK(r.output.find("== ended: max_turns reached (3) ==") != std::string::npos);
+}
+
+TEST_CASE("run: the summary says how many prompt tokens the engine's KV sessions spared") {
+  troupe::test::temp_dir dir("troupe-run-engine-sessions");
+  troupe::inference::model_spec spec;
+  spec.n_ctx = 2048;
+  spec.weight_std = 0.1f;
+  spec.seed = 5;
+  const auto model = (dir / "m.gguf").string();
+  REQUIRE(troupe::inference::write_random_model(spec, model));
+  const auto debate = (troupe::test::source_dir() / "configs/scenarios/debate.yaml").string();
+  // Six turns: each agent speaks twice, so its second prompt starts with its first one.
+  const auto cmd = fmt::format(
+      "TROUPE_MODEL='{}' '{}' run '{}' --set profiles.debater.temperature=0 "
+      "--set profiles.debater.max_tokens=8 --set profiles.judge.max_tokens=8 "
+      "--set termination.any.1.max_turns=6 </dev/null",
+      model, troupe::test::troupe_bin(), debate);
+  const auto r = troupe::test::run_command(cmd);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  const auto at = r.output.find("\nengine: ");
+  REQUIRE(at != std::string::npos);
+  long prompt = 0, reused = 0, computed = 0;
+  REQUIRE(std::sscanf(r.output.c_str() + at, "\nengine: %ld prompt tokens, %ld reused from the KV cache (%*f%%), %ld computed",
+                      &prompt, &reused, &computed) == 3);
+  CHECK(prompt > 0);
+  CHECK(reused > 0);
+  CHECK(reused + computed == prompt);
 }

@@ -93,6 +93,18 @@ kv_stats context::cache_stats() const {
   return s;
 }
 
+result<std::size_t> context::blocks_needed(const batch_entry& e) const {
+  auto len = seq_length(e.seq);
+  if (!len) return tl::make_unexpected(len.error());
+  const std::size_t pos0 = e.pos == batch_entry::append ? *len : e.pos;
+  if (pos0 > *len)
+    return fail(errc::invalid_argument,
+                fmt::format("batch: sequence {} has {} tokens, cannot start at {}", e.seq, *len, pos0));
+  return cache_->blocks_needed({static_cast<std::size_t>(e.seq), pos0, pos0 + e.tokens.size()});
+}
+
+std::size_t context::blocks_available() const { return cache_->pool().available(); }
+
 result<std::size_t> context::seq_length(seq_id seq) const {
   if (seq < 0 || static_cast<std::size_t>(seq) >= cache_->n_slots() ||
       !cache_->in_use(static_cast<std::size_t>(seq)))
@@ -142,7 +154,11 @@ result<void> context::decode(const batch& b, std::vector<float>& logits_out) {
   // of at most n_batch_max tokens. Tokens of one sequence stay in order, so a later pass sees
   // what an earlier one cached.
   for (const auto& w : writes) cache_->truncate(w);
-  for (const auto& w : writes) cache_->reserve(w);
+  for (const auto& w : writes)
+    if (!cache_->reserve(w))
+      return fail(errc::context_full,
+                  "KV cache: ran out of blocks after the batch was checked to fit (a troupe bug: please "
+                  "report it with the model and the kv_budget settings)");
   logits_out.resize(n_wanted * n_vocab);
   float* out = logits_out.data();
   for (std::size_t begin = 0; begin < toks.size(); begin += params_.n_batch_max) {

@@ -64,16 +64,31 @@ std::size_t kv_cache::attach_prefix(std::size_t slot, std::span<const std::int32
   return reused;
 }
 
-bool kv_cache::fits(std::span<const kv_write> writes) const {
+std::size_t kv_cache::blocks_needed(const kv_write& w) const {
   const std::size_t bt = block_tokens();
+  const sequence& s = seqs_[w.slot];
+  const std::size_t kept = ceil_div(w.pos0, bt);  // blocks left after truncating to pos0
+  std::size_t need = w.end > kept * bt ? ceil_div(w.end, bt) - kept : 0;
+  // Writing into a kept, shared block needs a private copy of it first.
+  if (w.end > w.pos0 && w.pos0 % bt != 0 && pool_.refcount(s.table[w.pos0 / bt]) > 1) ++need;
+  return need;
+}
+
+std::size_t kv_cache::blocks_freed(const kv_write& w) const {
+  const sequence& s = seqs_[w.slot];
+  std::size_t freed = 0;
+  for (std::size_t i = ceil_div(w.pos0, block_tokens()); i < s.table.size(); ++i)
+    freed += pool_.refcount(s.table[i]) == 1 ? 1 : 0;
+  return freed;
+}
+
+bool kv_cache::fits(std::span<const kv_write> writes) const {
+  // Conservative where writes interact: a block shared by two truncated slots is counted as
+  // neither freed nor (for a copy) unshared.
   std::size_t need = 0, freed = 0;
   for (const auto& w : writes) {
-    const sequence& s = seqs_[w.slot];
-    const std::size_t kept = ceil_div(w.pos0, bt);  // blocks left after truncating to pos0
-    for (std::size_t i = kept; i < s.table.size(); ++i) freed += pool_.refcount(s.table[i]) == 1 ? 1 : 0;
-    if (w.end > kept * bt) need += ceil_div(w.end, bt) - kept;
-    // Writing into a kept, shared block needs a private copy of it first.
-    if (w.end > w.pos0 && w.pos0 % bt != 0 && pool_.refcount(s.table[w.pos0 / bt]) > 1) ++need;
+    need += blocks_needed(w);
+    freed += blocks_freed(w);
   }
   return need <= pool_.available() + freed;
 }
@@ -87,7 +102,7 @@ void kv_cache::truncate(const kv_write& w) {
   drop_blocks_from(s, ceil_div(w.pos0, bt));
 }
 
-void kv_cache::reserve(const kv_write& w) {
+bool kv_cache::reserve(const kv_write& w) {
   sequence& s = seqs_[w.slot];
   const std::size_t bt = block_tokens();
   if (w.end > w.pos0 && w.pos0 % bt != 0) {
@@ -96,7 +111,7 @@ void kv_cache::reserve(const kv_write& w) {
     block_id& b = s.table[w.pos0 / bt];
     if (pool_.refcount(b) > 1) {
       const auto copy = pool_.allocate();
-      assert(copy);
+      if (!copy) return false;
       pool_.copy(*copy, b);
       pool_.release(b);
       b = *copy;
@@ -106,9 +121,10 @@ void kv_cache::reserve(const kv_write& w) {
   }
   while (s.table.size() < ceil_div(w.end, bt)) {
     const auto b = pool_.allocate();
-    assert(b);
+    if (!b) return false;
     s.table.push_back(*b);
   }
+  return true;
 }
 
 void kv_cache::commit(std::size_t slot, std::size_t pos0, std::span<const std::int32_t> tokens) {

@@ -49,12 +49,23 @@ public:
   /// yields logits). Returns the positions now in the slot (a multiple of block_tokens).
   std::size_t attach_prefix(std::size_t slot, std::span<const std::int32_t> tokens);
 
-  /// True when the blocks for all `writes` (distinct slots, pos0 <= length) can be had.
+  /// Blocks that making `w` writable allocates (pos0 <= length): the blocks past those kept
+  /// after truncating to pos0, plus a private copy of a kept block shared with another slot
+  /// that `w` writes into. Exact for one write; a batch may need fewer (a rewind can unshare).
+  [[nodiscard]] std::size_t blocks_needed(const kv_write& w) const;
+  /// Blocks that truncating w.slot to w.pos0 gives back to the pool (those it holds alone).
+  [[nodiscard]] std::size_t blocks_freed(const kv_write& w) const;
+  /// True when the blocks for all `writes` (distinct slots, pos0 <= length) can be had:
+  /// the sum of blocks_needed() is at most the available blocks plus the sum of blocks_freed().
+  /// Never true when truncate() + reserve() of the writes would run out of blocks.
   [[nodiscard]] bool fits(std::span<const kv_write> writes) const;
   /// Makes positions [w.pos0, w.end) of w.slot writable (see the file comment). Call only
   /// after fits() said yes for the whole batch, truncations of all entries first.
   void truncate(const kv_write& w);
-  void reserve(const kv_write& w);
+  /// False only if the block accounting of fits() was wrong and the pool ran dry (a bug, kept
+  /// an error rather than undefined behaviour in release builds); the sequence then holds the
+  /// blocks it got so far.
+  [[nodiscard]] bool reserve(const kv_write& w);
   /// Records the tokens written at [pos0, pos0 + tokens.size()) and registers the blocks of
   /// the slot that are now full.
   void commit(std::size_t slot, std::size_t pos0, std::span<const std::int32_t> tokens);

@@ -21,31 +21,48 @@ inference::sampler_params sampler_from(const sampling_params& s) {
 
 } // namespace
 
-active_request::active_request(queued_request r, inference::seq_id seq, std::vector<std::int32_t> prompt,
-                               std::size_t cached)
+active_request::active_request(queued_request r, std::vector<std::int32_t> prompt)
     : req_(std::move(r)),
-      seq_(seq),
-      prompt_(std::move(prompt)),
-      prefilled_(cached),
+      tokens_(std::move(prompt)),
+      prompt_size_(tokens_.size()),
+      prefill_end_(tokens_.size()),
       sampler_(sampler_from(req_.request.sampling)),
       stops_(req_.request.sampling.stop) {
-  for (std::int32_t t : prompt_) sampler_.accept(t);
+  for (std::int32_t t : tokens_) sampler_.accept(t);
 }
 
-std::optional<inference::batch_entry> active_request::next_entry(std::size_t& budget) {
+std::size_t active_request::max_positions(std::size_t n_ctx) const {
+  // The last sampled token is never decoded; on_logits ends the request before a token
+  // would go past n_ctx.
+  const auto max_tokens = static_cast<std::size_t>(std::max(req_.request.sampling.max_tokens, 1));
+  return std::max(prompt_size_, std::min(prompt_size_ + max_tokens - 1, n_ctx));
+}
+
+void active_request::attach(inference::seq_id seq, std::size_t cached) {
+  seq_ = seq;
+  cached_ = cached;
+}
+
+void active_request::preempt() {
+  seq_ = -1;
+  cached_ = 0;
+  prefill_end_ = tokens_.size();
+  ++preemptions_;
+}
+
+std::optional<inference::batch_entry> active_request::next_entry(std::size_t& budget) const {
   inference::batch_entry e;
   e.seq = seq_;
   if (!prefilling()) {
-    e.tokens = {next_token_};
+    e.tokens.assign(tokens_.begin() + static_cast<std::ptrdiff_t>(cached_), tokens_.end());  // one token
     return e;
   }
-  const std::size_t n = std::min(budget, prompt_.size() - prefilled_);
+  const std::size_t n = std::min(budget, prefill_end_ - cached_);
   if (n == 0) return std::nullopt;
   budget -= n;
-  const auto first = prompt_.begin() + static_cast<std::ptrdiff_t>(prefilled_);
+  const auto first = tokens_.begin() + static_cast<std::ptrdiff_t>(cached_);
   e.tokens.assign(first, first + static_cast<std::ptrdiff_t>(n));
-  prefilled_ += n;  // if the pass fails, the request fails with it
-  e.logits = prefilling() ? inference::logits_mode::none : inference::logits_mode::last;
+  e.logits = cached_ + n < prefill_end_ ? inference::logits_mode::none : inference::logits_mode::last;
   return e;
 }
 
@@ -59,8 +76,8 @@ std::optional<std::string> active_request::on_logits(std::span<const float> logi
   if (stops_.stopped()) return "stop";
   const auto max_tokens = static_cast<std::size_t>(std::max(req_.request.sampling.max_tokens, 0));
   if (generated_ >= max_tokens) return "length";
-  if (prompt_.size() + generated_ > n_ctx) return "length";  // no cache slot left for it
-  next_token_ = next;
+  if (prompt_size_ + generated_ > n_ctx) return "length";  // no cache slot left for it
+  tokens_.push_back(next);
   return std::nullopt;
 }
 
@@ -70,7 +87,7 @@ generation_result active_request::result(std::string finish_reason) {
   generation_result r;
   r.request_id = id();
   r.text = std::move(text_);
-  r.prompt_tokens = prompt_.size();
+  r.prompt_tokens = prompt_size_;
   r.completion_tokens = generated_;
   r.finish_reason = std::move(finish_reason);
   return r;

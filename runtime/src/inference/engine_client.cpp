@@ -62,6 +62,8 @@ public:
       s.prefix_hit_tokens += c.prefix_hit_tokens.load();
       s.prompt_tokens_computed += c.prompt_tokens_computed.load();
       s.kv_evictions += c.kv_evictions.load();
+      s.preemptions += c.preemptions.load();
+      s.recomputed_tokens += c.recomputed_tokens.load();
     }
     return s;
   }

@@ -87,29 +87,44 @@ void model_worker::end(std::size_t index, runtime::result<generation_result> out
   active_.erase(active_.begin() + static_cast<std::ptrdiff_t>(index));
 }
 
+void model_worker::end_waiting(std::size_t index, runtime::result<generation_result> outcome) {
+  auto& a = waiting_[index];
+  queue_.finished(a.id());
+  (outcome ? counters_.completed : counters_.failed).fetch_add(1, std::memory_order_relaxed);
+  a.finish(std::move(outcome));
+  waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(index));
+}
+
 void model_worker::run() {
-  while (queue_.wait(!active_.empty())) {
+  while (queue_.wait(!active_.empty() || !waiting_.empty())) {
     drop_cancelled_and_expired();
-    admit();
-    if (!active_.empty()) step();
+    step();
   }
-  while (!active_.empty())
-    end(active_.size() - 1, runtime::fail(errc::stopped, "the inference engine is shutting down"));
+  const auto stopped = [] { return runtime::fail(errc::stopped, "the inference engine is shutting down"); };
+  while (!active_.empty()) end(active_.size() - 1, stopped());
+  while (!waiting_.empty()) end_waiting(waiting_.size() - 1, stopped());
 }
 
 void model_worker::drop_cancelled_and_expired() {
+  const auto by_id = [](const std::string& id) { return [&id](const active_request& a) { return a.id() == id; }; };
   for (const auto& id : queue_.take_cancelled()) {
-    auto it = std::find_if(active_.begin(), active_.end(), [&id](const active_request& a) { return a.id() == id; });
-    if (it != active_.end())
-      end(static_cast<std::size_t>(it - active_.begin()),
-          runtime::fail(errc::cancelled, fmt::format("generation {} cancelled", id)));
+    const auto cancelled = [&id] { return runtime::fail(errc::cancelled, fmt::format("generation {} cancelled", id)); };
+    if (auto it = std::find_if(active_.begin(), active_.end(), by_id(id)); it != active_.end())
+      end(static_cast<std::size_t>(it - active_.begin()), cancelled());
+    else if (auto w = std::find_if(waiting_.begin(), waiting_.end(), by_id(id)); w != waiting_.end())
+      end_waiting(static_cast<std::size_t>(w - waiting_.begin()), cancelled());
   }
   const auto now = now_ms();
   for (auto& r : queue_.take_expired(now))
     fail(r, errc::timeout, fmt::format("generation {} passed its deadline while waiting", r.request.request_id));
+  const auto expired = [now](const active_request& a) { return a.deadline_ms() > 0 && a.deadline_ms() <= now; };
+  const auto timeout = [](const active_request& a) {
+    return runtime::fail(errc::timeout, fmt::format("generation {} passed its deadline", a.id()));
+  };
   for (std::size_t i = active_.size(); i-- > 0;)
-    if (active_[i].deadline_ms() > 0 && active_[i].deadline_ms() <= now)
-      end(i, runtime::fail(errc::timeout, fmt::format("generation {} passed its deadline", active_[i].id())));
+    if (expired(active_[i])) end(i, timeout(active_[i]));
+  for (std::size_t i = waiting_.size(); i-- > 0;)
+    if (expired(waiting_[i])) end_waiting(i, timeout(waiting_[i]));
 }
 
 void model_worker::keep_tail(std::vector<std::int32_t>& prompt, int max_tokens) const {
@@ -123,41 +138,121 @@ void model_worker::keep_tail(std::vector<std::int32_t>& prompt, int max_tokens) 
   prompt.erase(prompt.begin() + (bos ? 1 : 0), prompt.begin() + (bos ? 1 : 0) + drop);
 }
 
-void model_worker::admit() {
-  const std::size_t free = options_.max_sequences - active_.size();
-  for (auto& r : queue_.pop(free)) {
-    const auto& id = r.request.request_id;
+std::string model_worker::too_big(const active_request& a, std::size_t positions) const {
+  const auto st = ctx_->cache_stats();
+  return fmt::format(
+      "generation {}: KV budget too small: the request needs {} blocks of {} tokens ({} prompt tokens + up to {} "
+      "generated), the KV budget of '{}' holds {} blocks ({} bytes); raise kv_budget_mb or lower max_tokens",
+      a.id(), (positions + st.block_tokens - 1) / st.block_tokens, st.block_tokens, a.prompt_size(),
+      positions - a.prompt_size() + 1, path_, st.blocks_total, st.bytes);
+}
+
+active_request* model_worker::next_waiting() {
+  if (!waiting_.empty()) return &waiting_.front();
+  while (active_.size() < options_.max_sequences) {
+    auto popped = queue_.pop(1);
+    if (popped.empty()) return nullptr;
+    auto& r = popped.front();
+    const auto id = r.request.request_id;
     auto prompt = prompt_tokens(tok_, format_, r.request.messages);
-    std::string problem;
-    if (!prompt) problem = prompt.error().message;
-    else keep_tail(*prompt, r.request.sampling.max_tokens);
-    auto seq = problem.empty() ? ctx_->seq_create() : inference::result<inference::seq_id>{};
-    if (problem.empty() && !seq) problem = seq.error().message;
-    if (!problem.empty()) {
+    if (!prompt) {
       queue_.finished(id);
-      fail(r, errc::invalid_argument, fmt::format("generation {}: {}", id, problem));
+      fail(r, errc::invalid_argument, fmt::format("generation {}: {}", id, prompt.error().message));
       continue;
     }
+    keep_tail(*prompt, r.request.sampling.max_tokens);
+    waiting_.emplace_back(std::move(r), std::move(*prompt));
+    const auto st = ctx_->cache_stats();
+    const std::size_t positions = waiting_.back().max_positions(ctx_->n_ctx());
+    if ((positions + st.block_tokens - 1) / st.block_tokens > st.blocks_total) {
+      end_waiting(0, runtime::fail(errc::invalid_argument, too_big(waiting_.back(), positions)));
+      continue;
+    }
+    return &waiting_.front();
+  }
+  return nullptr;
+}
+
+void model_worker::preempt(std::size_t index) {
+  auto& a = active_[index];
+  (void)ctx_->seq_remove(a.seq());
+  a.preempt();
+  waiting_.push_front(std::move(a));
+  active_.erase(active_.begin() + static_cast<std::ptrdiff_t>(index));
+  counters_.preemptions.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool model_worker::plan_running(plan& p) {
+  bool changed = false;
+  for (;;) {
+    p = plan{};
+    p.budget = options_.prefill_chunk_tokens;
+    const std::size_t bt = ctx_->cache_stats().block_tokens;
+    for (std::size_t i = 0; i < active_.size(); ++i) {
+      const bool prefilling = active_[i].prefilling();
+      if (prefilling) p.promised += active_[i].prefill_blocks_left(bt);
+      auto e = active_[i].next_entry(p.budget);
+      if (!e) continue;
+      const std::size_t need = ctx_->blocks_needed(*e).value_or(0);
+      p.blocks += need;
+      if (!prefilling) p.promised += need;
+      p.owner.push_back(i);
+      p.batch.entries.push_back(std::move(*e));
+    }
+    if (p.blocks <= ctx_->blocks_available()) return !changed;
+    changed = true;
+    if (active_.size() > 1) {
+      preempt(active_.size() - 1);  // the most recently admitted
+      continue;
+    }
+    // Alone and still too big: admission rules this out; fail it rather than loop.
+    const std::size_t positions = active_.front().max_positions(ctx_->n_ctx());
+    end(0, runtime::fail(errc::invalid_argument, too_big(active_.front(), positions)));
+  }
+}
+
+void model_worker::admit(plan& p) {
+  const auto st = ctx_->cache_stats();
+  const std::size_t bt = st.block_tokens;
+  // A budget holding every slot's whole context never preempts: no room to keep then.
+  const bool roomy = st.blocks_total >= options_.max_sequences * ((ctx_->n_ctx() + bt - 1) / bt);
+  while (active_.size() < options_.max_sequences) {
+    active_request* a = next_waiting();
+    if (a == nullptr) return;
+    // All its tokens must fit in the blocks left, with one block of room for each running
+    // request to grow (prefix reuse can only lower the need), or it waits.
+    const std::size_t need = (a->tokens().size() + bt - 1) / bt + (roomy ? 0 : active_.size());
+    if (p.promised + need > ctx_->blocks_available()) return;
+    auto seq = ctx_->seq_create();
+    if (!seq) return;  // cannot happen: a free slot is checked above
     std::size_t reused = 0;
-    if (options_.prefix_cache) reused = ctx_->seq_attach_prefix(*seq, *prompt).value_or(0);
-    counters_.prompt_tokens.fetch_add(prompt->size(), std::memory_order_relaxed);
-    counters_.prefix_hit_tokens.fetch_add(reused, std::memory_order_relaxed);
-    counters_.prompt_tokens_computed.fetch_add(prompt->size() - reused, std::memory_order_relaxed);
-    active_.emplace_back(std::move(r), *seq, std::move(*prompt), reused);
+    if (options_.prefix_cache) reused = ctx_->seq_attach_prefix(*seq, a->tokens()).value_or(0);
+    const bool resumed = a->preempted();
+    const std::size_t n = a->tokens().size();
+    if (resumed) {
+      counters_.recomputed_tokens.fetch_add(n - reused, std::memory_order_relaxed);
+    } else {
+      counters_.prompt_tokens.fetch_add(n, std::memory_order_relaxed);
+      counters_.prefix_hit_tokens.fetch_add(reused, std::memory_order_relaxed);
+      counters_.prompt_tokens_computed.fetch_add(n - reused, std::memory_order_relaxed);
+    }
+    a->attach(*seq, reused);
+    active_.push_back(std::move(*a));
+    waiting_.pop_front();
+    p.promised += active_.back().prefill_blocks_left(bt);
+    if (auto e = active_.back().next_entry(p.budget)) {
+      p.blocks += ctx_->blocks_needed(*e).value_or(0);
+      p.owner.push_back(active_.size() - 1);
+      p.batch.entries.push_back(std::move(*e));
+    }
   }
 }
 
 void model_worker::step() {
-  // 3. One batch: prompt chunks within the budget, one token of each decoding request.
-  inference::batch b;
-  std::vector<std::size_t> wants_row;  // active_ index of each logits row, in row order
-  std::size_t budget = options_.prefill_chunk_tokens;
-  for (std::size_t i = 0; i < active_.size(); ++i) {
-    auto e = active_[i].next_entry(budget);
-    if (!e) continue;
-    if (e->logits != inference::logits_mode::none) wants_row.push_back(i);
-    b.entries.push_back(std::move(*e));
-  }
+  // 2. and 3. One batch that fits the KV cache: running requests first, then new ones.
+  plan p;
+  if (plan_running(p)) admit(p);
+  inference::batch& b = p.batch;
   if (b.entries.empty()) return;
   counters_.steps.fetch_add(1, std::memory_order_relaxed);
   std::size_t seen = counters_.max_batch_sequences.load(std::memory_order_relaxed);
@@ -169,19 +264,19 @@ void model_worker::step() {
   counters_.kv_evictions.store(ctx_->cache_stats().evictions, std::memory_order_relaxed);
   if (!ok) {
     const auto message = fmt::format("engine error on '{}': {}", path_, ok.error().message);
-    std::vector<inference::seq_id> in_batch;
-    for (const auto& e : b.entries) in_batch.push_back(e.seq);
-    for (std::size_t i = active_.size(); i-- > 0;)
-      if (std::find(in_batch.begin(), in_batch.end(), active_[i].seq()) != in_batch.end())
-        end(i, runtime::fail(errc::agent_failed, message));
+    for (auto it = p.owner.rbegin(); it != p.owner.rend(); ++it)  // highest index first
+      end(*it, runtime::fail(errc::agent_failed, message));
     return;
   }
   const std::size_t n_vocab = ctx_->n_vocab();
   std::vector<std::pair<std::size_t, std::string>> done;  // active_ index, finish reason
-  for (std::size_t row = 0; row < wants_row.size(); ++row) {
-    const std::span<const float> logits(logits_.data() + row * n_vocab, n_vocab);
-    if (auto reason = active_[wants_row[row]].on_logits(logits, tok_, ctx_->n_ctx()))
-      done.emplace_back(wants_row[row], std::move(*reason));
+  std::size_t row = 0;
+  for (std::size_t k = 0; k < b.entries.size(); ++k) {
+    auto& a = active_[p.owner[k]];
+    a.advanced(b.entries[k].tokens.size());
+    if (b.entries[k].logits == inference::logits_mode::none) continue;
+    const std::span<const float> logits(logits_.data() + row++ * n_vocab, n_vocab);
+    if (auto reason = a.on_logits(logits, tok_, ctx_->n_ctx())) done.emplace_back(p.owner[k], std::move(*reason));
   }
   for (auto it = done.rbegin(); it != done.rend(); ++it)  // highest index first: erase keeps the rest
     end(it->first, active_[it->first].result(it->second));

@@ -2,6 +2,8 @@
 #include "troupe/runtime/scenario_inference.hpp"
 
 #include <algorithm>
+#include <mutex>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -50,11 +52,57 @@ pool_options pool_options_for(const pool_spec& spec, std::size_t context_tokens)
 
 namespace {
 
+void add(engine_stats& to, const engine_stats& s) {
+  to.steps += s.steps;
+  to.max_batch_sequences = std::max(to.max_batch_sequences, s.max_batch_sequences);
+  to.completed += s.completed;
+  to.failed += s.failed;
+  to.prompt_tokens += s.prompt_tokens;
+  to.prefix_hit_tokens += s.prefix_hit_tokens;
+  to.prompt_tokens_computed += s.prompt_tokens_computed;
+  to.kv_evictions += s.kv_evictions;
+  to.preemptions += s.preemptions;
+  to.recomputed_tokens += s.recomputed_tokens;
+}
+
+/// The engines the pools' local targets started. A stopped engine's counters move into
+/// `retired` (under the lock, before it is destroyed), so a pointer in `live_` is always valid.
+class engine_ledger {
+public:
+  std::shared_ptr<inference_client> track(std::shared_ptr<engine_client> engine,
+                                          const std::shared_ptr<engine_ledger>& self) {
+    engine_client* raw = engine.get();
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      live_.insert(raw);
+    }
+    return std::shared_ptr<inference_client>(raw, [self, engine = std::move(engine)](inference_client*) mutable {
+      {
+        std::lock_guard<std::mutex> guard{self->mutex_};
+        add(self->retired_, engine->stats());
+        self->live_.erase(engine.get());
+      }
+      engine.reset();  // outside the lock: stopping joins the engine's worker
+    });
+  }
+  engine_stats totals() const {
+    std::lock_guard<std::mutex> guard{mutex_};
+    engine_stats t = retired_;
+    for (const auto* e : live_) add(t, e->stats());
+    return t;
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::set<engine_client*> live_;
+  engine_stats retired_;
+};
+
 class router final : public scenario_inference {
 public:
   router(std::map<std::string, std::shared_ptr<inference_pool>> pools,
-         std::map<std::string, std::shared_ptr<inference_pool>> by_profile)
-      : pools_(std::move(pools)), by_profile_(std::move(by_profile)) {}
+         std::map<std::string, std::shared_ptr<inference_pool>> by_profile, std::shared_ptr<engine_ledger> ledger)
+      : pools_(std::move(pools)), by_profile_(std::move(by_profile)), ledger_(std::move(ledger)) {}
   ~router() override { shutdown(); }
 
   void generate(generation_request request, piece_callback on_piece, done_callback on_done) override {
@@ -72,10 +120,12 @@ public:
     for (auto& [name, p] : pools_) p->shutdown();
   }
   std::map<std::string, std::shared_ptr<inference_pool>> pools() const override { return pools_; }
+  engine_stats engine_totals() const override { return ledger_->totals(); }
 
 private:
   std::map<std::string, std::shared_ptr<inference_pool>> pools_;
   std::map<std::string, std::shared_ptr<inference_pool>> by_profile_;
+  std::shared_ptr<engine_ledger> ledger_;
 };
 
 } // namespace
@@ -105,6 +155,15 @@ result<std::shared_ptr<scenario_inference>> make_scenario_inference(const scenar
     pool_of[name] = pool;
     context_of[pool] = std::max(context_of[pool], ctx);
   }
+  // Local engines are made here (unless the caller brought its own `local` factory) so that
+  // their counters can be summed for the run's summary.
+  auto ledger = std::make_shared<engine_ledger>();
+  if (!options.factories.count("local"))
+    options.factories["local"] = [ledger](const target_options& t) -> result<std::shared_ptr<inference_client>> {
+      auto e = make_engine_client(t.engine);
+      if (!e) return tl::make_unexpected(e.error());
+      return ledger->track(std::move(*e), ledger);
+    };
   std::map<std::string, std::shared_ptr<inference_pool>> pools;
   for (const auto& [name, ctx] : context_of) {
     pool_options o;
@@ -122,7 +181,7 @@ result<std::shared_ptr<scenario_inference>> make_scenario_inference(const scenar
   }
   std::map<std::string, std::shared_ptr<inference_pool>> by_profile;
   for (const auto& [profile, pool] : pool_of) by_profile[profile] = pools.at(pool);
-  return std::shared_ptr<scenario_inference>(std::make_shared<router>(std::move(pools), std::move(by_profile)));
+  return std::shared_ptr<scenario_inference>(std::make_shared<router>(std::move(pools), std::move(by_profile), std::move(ledger)));
 }
 
 } // namespace troupe::runtime

@@ -118,9 +118,20 @@ public:
   /// rows in entry order, tokens in order within an entry. Everything is checked before
   /// anything changes: unknown sequence / bad token / duplicate sequence -> invalid_argument,
   /// a sequence that would exceed n_ctx or a batch needing more KV blocks than can be had ->
-  /// context_full (the cache is unchanged). Blocks shared with other sequences are never
+  /// context_full (the cache is unchanged: blocks are counted before any is taken, so a
+  /// batch gets all of them or none). Blocks shared with other sequences are never
   /// written: a rewind into one gives the sequence its own copy first.
   result<void> decode(const batch& b, std::vector<float>& logits_out);
+
+  /// KV blocks decode() would allocate for entry `e` alone: its positions past the blocks the
+  /// sequence keeps, plus a private copy of a shared block it writes into. A batch of entries
+  /// that only append (pos = append) fits exactly when the sum of their needs is at most
+  /// blocks_available(); rewinds may need fewer (they give blocks back first). Lets a
+  /// scheduler plan a batch that decode() will not refuse with context_full. Errors as
+  /// decode(): invalid_argument for an unknown sequence or a start past its end.
+  [[nodiscard]] result<std::size_t> blocks_needed(const batch_entry& e) const;
+  /// KV blocks allocations can take now: free ones plus cached ones no sequence holds.
+  [[nodiscard]] std::size_t blocks_available() const;
 
   [[nodiscard]] const model& get_model() const { return *model_; }
   [[nodiscard]] std::size_t n_ctx() const { return n_ctx_; }

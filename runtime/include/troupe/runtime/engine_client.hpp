@@ -51,6 +51,10 @@ struct engine_stats {
   std::size_t prefix_hit_tokens = 0;  ///< of those, taken from the KV cache (not computed)
   std::size_t prompt_tokens_computed = 0; ///< of those, computed (prompt_tokens - prefix_hit_tokens)
   std::size_t kv_evictions = 0;       ///< cached KV blocks evicted to make room
+  /// Running requests preempted because the KV budget could not hold every running
+  /// sequence's next step: their blocks were freed and they were computed again later.
+  std::size_t preemptions = 0;
+  std::size_t recomputed_tokens = 0;  ///< tokens computed again after preemptions (less prefix hits)
 };
 
 /// The engine-backed client. `generate` never blocks: it queues the request (or fails it
@@ -59,6 +63,10 @@ struct engine_stats {
 /// deadline, errc::cancelled after cancel(), errc::not_found for a profile without a model.
 /// A prompt too long for the context loses its oldest tokens (after BOS) so that the latest
 /// turns and room for the reply (max_tokens, at most a quarter of the context) fit.
+/// Under a KV budget too small for every running request, the newest ones are preempted and
+/// resumed later (same output, nothing streamed twice); a request that cannot fit even
+/// alone (prompt + max_tokens, at most the context) fails at once with
+/// errc::invalid_argument ("KV budget too small ...").
 class engine_client : public inference_client {
 public:
   ~engine_client() override = default;

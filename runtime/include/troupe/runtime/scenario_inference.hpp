@@ -10,6 +10,7 @@
 #include <string>
 
 #include "troupe/runtime/error.hpp"
+#include "troupe/runtime/engine_client.hpp"
 #include "troupe/runtime/pool.hpp"
 #include "troupe/runtime/scenario.hpp"
 
@@ -36,6 +37,10 @@ public:
   virtual void shutdown() = 0;
   /// The pools by name (automatic ones are named `auto-N`).
   [[nodiscard]] virtual std::map<std::string, std::shared_ptr<inference_pool>> pools() const = 0;
+  /// The counters of every troupe engine the pools started (local targets, elastic ones
+  /// included), summed; those already stopped count up to their last reading. Zero when the
+  /// scenario uses no local target or a caller-supplied `local` factory.
+  [[nodiscard]] virtual engine_stats engine_totals() const = 0;
 };
 
 /// Builds the pools the needed profiles use: a profile's `pool`; else the pool `default`
