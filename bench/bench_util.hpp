@@ -1,5 +1,5 @@
-// Helpers of the benchmarks: timing, the load average, a temp directory, the read-bandwidth
-// probe, and running the llama.cpp peer program.
+// Helpers of the benchmarks: timing, the load average, a temp directory and running the
+// llama.cpp peer program (the read-bandwidth probe is in bandwidth.hpp).
 #pragma once
 
 #include <atomic>
@@ -46,35 +46,6 @@ inline std::filesystem::path make_temp_dir() {
   auto dir = std::filesystem::temp_directory_path() / fmt::format("troupe-bench-{:x}", rd());
   std::filesystem::create_directories(dir);
   return dir;
-}
-
-/// Bytes per second the pool's threads read from a buffer far larger than the caches
-/// (best of 5 passes): the ceiling for a decode step that streams every weight once.
-inline double read_bandwidth_bytes_s(troupe::inference::thread_pool& pool) {
-  const std::size_t n = (std::size_t{1} << 30) / sizeof(std::uint64_t);  // 1 GiB
-  std::vector<std::uint64_t> buf(n);
-  pool.parallel_for(pool.size(), [&](std::size_t t, std::size_t) {  // touch pages in parallel
-    for (std::size_t i = n * t / pool.size(); i < n * (t + 1) / pool.size(); ++i) buf[i] = i;
-  });
-  std::atomic<std::uint64_t> sink{0};
-  double best = 0;
-  for (int pass = 0; pass < 5; ++pass) {
-    const double t0 = now_s();
-    const std::size_t chunks = 64;
-    pool.parallel_for(chunks, [&](std::size_t c, std::size_t) {
-      std::uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      const std::size_t end = n * (c + 1) / chunks;
-      for (std::size_t i = n * c / chunks; i + 4 <= end; i += 4) {
-        s0 += buf[i];
-        s1 += buf[i + 1];
-        s2 += buf[i + 2];
-        s3 += buf[i + 3];
-      }
-      sink += s0 + s1 + s2 + s3;
-    });
-    best = std::max(best, static_cast<double>(n * sizeof(std::uint64_t)) / (now_s() - t0));
-  }
-  return best;
 }
 
 /// Runs bench_llama_peer (when built) on `model`; leaves the outputs at 0 otherwise.

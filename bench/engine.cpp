@@ -2,6 +2,7 @@
 // GGUF file (random weights, SmolLM-360M shape), and the memory-bandwidth bound for decode,
 // all measured in the same run. Prints a table, or JSON with --json.
 //   bench_engine [--threads N] [--prompt N] [--gen N] [--reps N] [--types f16,q8_0] [--json]
+//   bench_engine --bandwidth-only N   (N bandwidth probes alone, to see their spread)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,6 +18,7 @@
 #include <troupe/inference/model_gen.hpp>
 #include <troupe/inference/thread_pool.hpp>
 
+#include "bandwidth.hpp"
 #include "bench_util.hpp"
 
 namespace inf = troupe::inference;
@@ -27,6 +29,7 @@ struct options {
   std::size_t threads = 2, prompt = 128, gen = 64, reps = 3;
   std::vector<std::string> types{"f16", "q8_0"};
   bool json = false;
+  std::size_t bandwidth_only = 0;  // --bandwidth-only N: just N bandwidth probes (to see their spread)
 };
 
 struct row {
@@ -35,6 +38,7 @@ struct row {
   double prefill = 0, decode = 0;            // troupe tok/s
   double peer_prefill = 0, peer_decode = 0;  // llama.cpp tok/s (0 = not measured)
   double bound = 0;                          // decode tok/s at the measured bandwidth
+  double bytes_per_token = 0;                // weight bytes read per decoded token
 };
 
 /// Troupe's side: a context and its prompt, timed one round at a time so that rounds of
@@ -104,14 +108,23 @@ int main(int argc, char** argv) {
     else if (a == "--reps") o.reps = std::stoul(next());
     else if (a == "--types") o.types = bench::split(next(), ',');
     else if (a == "--json") o.json = true;
+    else if (a == "--bandwidth-only") o.bandwidth_only = std::stoul(next());
     else {
       fmt::print(stderr, "unknown option {}\n", a);
       return 2;
     }
   }
   const auto dir = bench::make_temp_dir();
+  // The bound's bandwidth: measured before and after the models run (best pass of both), so a
+  // burst of load from elsewhere during one probe does not move the bound.
   inf::thread_pool pool(o.threads);
-  const double bandwidth = bench::read_bandwidth_bytes_s(pool);
+  for (std::size_t i = 0; i < o.bandwidth_only; ++i) {
+    const auto b = bench::measure_read_bandwidth(pool);
+    fmt::print("bandwidth probe {}: best {:.1f} median {:.1f} worst {:.1f} GB/s ({} passes, {} MiB, huge pages {})\n", i,
+               b.best / 1e9, b.median / 1e9, b.worst / 1e9, b.passes, b.bytes >> 20, b.huge_pages);
+  }
+  if (o.bandwidth_only > 0) return 0;
+  const bench::bandwidth bw_start = bench::measure_read_bandwidth(pool);
   std::vector<row> rows;
   for (const auto& t : o.types) {
     const auto type = inf::parse_tensor_type(t);
@@ -135,19 +148,24 @@ int main(int argc, char** argv) {
     row r;
     r.type = t;
     r.file_mb = static_cast<double>(std::filesystem::file_size(path)) / 1e6;
-    r.bound = bandwidth / static_cast<double>((*m)->weight_bytes_per_token());
+    r.bytes_per_token = static_cast<double>((*m)->weight_bytes_per_token());
     measure(*m, path, o, r);
     rows.push_back(r);
     std::filesystem::remove(path);
   }
   std::filesystem::remove_all(dir);
+  const bench::bandwidth bw_end = bench::measure_read_bandwidth(pool);
+  const double bandwidth = std::max(bw_start.best, bw_end.best);
+  for (auto& r : rows) r.bound = bandwidth / r.bytes_per_token;
 
   const double load = bench::load_average();
   const auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
   if (o.json) {
     fmt::print("{{\"threads\": {}, \"prompt_tokens\": {}, \"gen_tokens\": {}, \"load_avg_1m\": {:.2f}, "
-               "\"bandwidth_gb_s\": {:.2f}, \"rows\": [",
-               o.threads, o.prompt, o.gen, load, bandwidth / 1e9);
+               "\"bandwidth_gb_s\": {:.2f}, \"bandwidth_median_gb_s\": [{:.2f}, {:.2f}], \"bandwidth_best_gb_s\": [{:.2f}, {:.2f}], "
+               "\"bandwidth_huge_pages\": {}, \"rows\": [",
+               o.threads, o.prompt, o.gen, load, bandwidth / 1e9, bw_start.median / 1e9, bw_end.median / 1e9,
+               bw_start.best / 1e9, bw_end.best / 1e9, bw_start.huge_pages && bw_end.huge_pages);
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const auto& r = rows[i];
       fmt::print("{}{{\"type\": \"{}\", \"prefill_tok_s\": {:.2f}, \"llama_prefill_tok_s\": {:.2f}, "
@@ -159,8 +177,11 @@ int main(int argc, char** argv) {
   }
   fmt::print("engine: SmolLM-360M shape, random weights, {} threads, prompt {} tokens, decode {} tokens\n",
              o.threads, o.prompt, o.gen);
-  fmt::print("read bandwidth ({} threads): {:.1f} GB/s; load average (1 min) at the end: {:.2f}\n\n", o.threads,
-             bandwidth / 1e9, load);
+  fmt::print("read bandwidth ({} threads): {:.1f} GB/s = best pass of {} + {} over {} MiB{} before and after the models "
+             "(each thread streams its own slice with 64-byte loads); medians {:.1f} / {:.1f} GB/s\n",
+             o.threads, bandwidth / 1e9, bw_start.passes, bw_end.passes, bw_start.bytes >> 20,
+             bw_start.huge_pages && bw_end.huge_pages ? " in huge pages" : "", bw_start.median / 1e9, bw_end.median / 1e9);
+  fmt::print("bound = that bandwidth / weight bytes read per token; load average (1 min) at the end: {:.2f}\n\n", load);
   fmt::print("{:<6} {:>8} | {:>9} {:>9} {:>6} | {:>8} {:>8} {:>6} | {:>8} {:>7}\n", "type", "file MB",
              "prefill", "llama.cpp", "ratio", "decode", "llama", "ratio", "bound", "of bound");
   for (const auto& r : rows)

@@ -120,8 +120,8 @@ result<hparams> read_hparams(const gguf_file& f) {
   return hp;
 }
 
-result<std::shared_ptr<const model>> model::load(const std::string& path) {
-  auto file = gguf_file::open(path);
+result<std::shared_ptr<const model>> model::load(const std::string& path, gguf_memory memory) {
+  auto file = gguf_file::open(path, memory);
   if (!file) return tl::make_unexpected(file.error());
   return from_file(std::move(*file));
 }

@@ -2,6 +2,8 @@
 // corruption with its error message, and llama.cpp's own vocabulary files when present.
 #include <doctest/doctest.h>
 
+#include <cstring>
+
 #include <troupe/inference/gguf.hpp>
 
 #include "support/gguf_bytes.hpp"
@@ -102,6 +104,31 @@ TEST_CASE("a valid v3 file: metadata, getters, tensors") {
   gguf_file moved = std::move(*f);
   CHECK(moved.find_tensor("w")->data == data);
   CHECK((*moved.get_string_array("tokens"))[2] == "<s>");
+}
+
+TEST_CASE("a file read into huge pages parses like the mapped file") {
+  troupe::test::temp_dir dir;
+  const auto p = dir / "t.gguf";
+  valid_file().write(p);
+  auto mapped = gguf_file::open(p, gguf_memory::mapped);
+  auto copied = gguf_file::open(p, gguf_memory::huge_pages);
+  REQUIRE_MESSAGE(mapped.has_value(), mapped.error().message);
+  REQUIRE_MESSAGE(copied.has_value(), copied.error().message);
+  REQUIRE(copied->tensors().size() == mapped->tensors().size());
+  for (std::size_t i = 0; i < mapped->tensors().size(); ++i) {
+    const auto& a = mapped->tensors()[i];
+    const auto& b = copied->tensors()[i];
+    CHECK(a.name == b.name);
+    CHECK(a.offset == b.offset);
+    REQUIRE(a.bytes == b.bytes);
+    CHECK(std::memcmp(a.data, b.data, a.bytes) == 0);
+  }
+  CHECK(*copied->get_string("general.architecture") == "llama");
+  CHECK(gguf_file::open(dir / "absent.gguf", gguf_memory::huge_pages).error().code == errc::io);
+  troupe::test::temp_dir empty_dir;
+  const auto e = empty_dir / "empty.gguf";
+  gguf_bytes{}.write(e);
+  CHECK(gguf_file::open(e, gguf_memory::huge_pages).error().code == errc::invalid_file);
 }
 
 TEST_CASE("getters name the key and the type") {

@@ -168,6 +168,28 @@ TEST_CASE("matmul honours the row stride of the weight view") {
   CHECK(y == ref);
 }
 
+TEST_CASE("matmul_many gives each product exactly as matmul does") {
+  thread_pool pool(2);
+  for (const tensor_type t : {tensor_type::f16, tensor_type::f32, tensor_type::bf16, tensor_type::q8_0})
+    for (const std::size_t n_tok : {1u, 5u}) {
+      INFO("type " << traits_of(t).name << ", " << n_tok << " tokens");
+      // q, k, v-like shapes sharing one x; the middle one of another float type when t is F16.
+      const auto a = make_problem(t, 200, 96, n_tok, 1);
+      const auto b = make_problem(t == tensor_type::f16 ? tensor_type::bf16 : t, 70, 96, n_tok, 2);
+      const auto c = make_problem(t, 3, 96, n_tok, 3);
+      const weight_view va = a.view(), vb = b.view(), vc = c.view();
+      std::vector<float> ya(n_tok * 200), yb(n_tok * 70), yc(n_tok * 3);
+      matmul_many({{&va, ya.data()}, {&vb, yb.data()}, {&vc, yc.data()}}, a.x.data(), n_tok, &pool);
+      std::vector<float> ra(ya.size()), rb(yb.size()), rc(yc.size());
+      matmul(va, a.x.data(), n_tok, ra.data(), &pool);
+      matmul(vb, a.x.data(), n_tok, rb.data(), &pool);
+      matmul(vc, a.x.data(), n_tok, rc.data(), &pool);
+      CHECK(ya == ra);
+      CHECK(yb == rb);
+      CHECK(yc == rc);
+    }
+}
+
 TEST_CASE("matmul matches the reference on every SIMD path") {
   for (const char* simd : {"scalar", "avx2"}) {
     INFO("TROUPE_SIMD=" << std::string(simd));

@@ -182,3 +182,36 @@ TEST_CASE("f16 dot and axpy match the reference on every SIMD path") {
     CHECK_MESSAGE(troupe::test::rerun_with_simd(simd, "f16 dot and axpy match the reference", out), out);
   }
 }
+
+TEST_CASE("attention score and value loops over f16 rows match the reference") {
+  MESSAGE("SIMD: " << host_cpu_features().describe());
+  std::mt19937 rng(11);
+  std::normal_distribution<float> dist;
+  for (std::size_t hd : {16u, 40u, 64u, 128u})
+    for (std::size_t n_q : {1u, 3u, 5u})
+      for (std::size_t n : {1u, 17u, 64u}) {
+        INFO("hd = " << hd << ", n_q = " << n_q << ", n = " << n);
+        const std::size_t stride = hd * 3 + 8;  // rows of one head inside wider rows
+        std::vector<std::uint16_t> rows(n * stride);
+        std::vector<float> q(n_q * hd), p(n_q * (n + 2)), out(n_q * hd), out_ref(n_q * hd);
+        for (auto& r : rows) r = f32_to_f16(dist(rng));
+        for (auto& v : q) v = dist(rng);
+        for (auto& v : p) v = dist(rng);
+        for (std::size_t i = 0; i < out.size(); ++i) out[i] = out_ref[i] = dist(rng);
+        std::vector<float> s(n_q * (n + 2), -1.0f), s_ref(s);
+        attn_scores_f16(rows.data(), stride, n, q.data(), n_q, hd, 0.125f, s.data(), n + 2);
+        reference::attn_scores_f16(rows.data(), stride, n, q.data(), n_q, hd, 0.125f, s_ref.data(), n + 2);
+        for (std::size_t i = 0; i < s.size(); ++i) REQUIRE(s[i] == doctest::Approx(s_ref[i]).epsilon(1e-5).scale(1.0));
+        attn_values_f16(rows.data(), stride, n, p.data(), n + 2, n_q, hd, out.data());
+        reference::attn_values_f16(rows.data(), stride, n, p.data(), n + 2, n_q, hd, out_ref.data());
+        for (std::size_t i = 0; i < out.size(); ++i) REQUIRE(out[i] == doctest::Approx(out_ref[i]).epsilon(1e-5).scale(1.0));
+      }
+}
+
+TEST_CASE("attention loops match the reference on every SIMD path") {
+  for (const char* simd : {"scalar", "avx2"}) {
+    INFO("TROUPE_SIMD=" << std::string(simd));
+    std::string out;
+    CHECK_MESSAGE(troupe::test::rerun_with_simd(simd, "attention score and value loops*", out), out);
+  }
+}

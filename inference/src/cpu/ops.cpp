@@ -1,4 +1,5 @@
-// Forward-pass ops: plain loops, with the F16 dot/axpy dispatched to AVX2 / AVX-512.
+// Forward-pass ops: plain loops, with the F16 dot/axpy dispatched to AVX2 / AVX-512 and the
+// decode attention loops to AVX-512.
 #include "troupe/inference/ops.hpp"
 
 #include <cmath>
@@ -17,13 +18,19 @@ struct op_set {
   void (*softmax)(float*, std::size_t);
   void (*silu)(float*, const float*, std::size_t);
   void (*swiglu)(float*, const float*, const float*, std::size_t);
+  // nullptr: the row-at-a-time loops below, over dot_f16 / axpy_f16
+  void (*attn_scores_f16)(const std::uint16_t*, std::size_t, std::size_t, const float*, std::size_t, std::size_t,
+                          float, float*, std::size_t) = nullptr;
+  void (*attn_values_f16)(const std::uint16_t*, std::size_t, std::size_t, const float*, std::size_t, std::size_t,
+                          std::size_t, float*) = nullptr;
 };
 
 const op_set& ops() {
   static const op_set set = [] {
     const auto& cpu = host_cpu_features();
     if (cpu.avx512)
-      return op_set{avx512::dot_f16, avx512::axpy_f16, avx512::softmax, avx512::silu, avx512::swiglu};
+      return op_set{avx512::dot_f16, avx512::axpy_f16, avx512::softmax, avx512::silu, avx512::swiglu,
+                    avx512::attn_scores_f16, avx512::attn_values_f16};
     if (cpu.avx2) return op_set{avx2::dot_f16, avx2::axpy_f16, avx2::softmax, avx2::silu, avx2::swiglu};
     return op_set{reference::dot_f16, reference::axpy_f16, reference::softmax, reference::silu, reference::swiglu};
   }();
@@ -57,6 +64,22 @@ float dot_f16(const std::uint16_t* a, const float* b, std::size_t n) { return op
 
 void axpy_f16(float* y, float alpha, const std::uint16_t* x, std::size_t n) { ops().axpy_f16(y, alpha, x, n); }
 
+void attn_scores_f16(const std::uint16_t* keys, std::size_t key_stride, std::size_t n, const float* q,
+                     std::size_t n_q, std::size_t hd, float scale, float* scores, std::size_t scores_stride) {
+  const op_set& o = ops();
+  if (o.attn_scores_f16 != nullptr) return o.attn_scores_f16(keys, key_stride, n, q, n_q, hd, scale, scores, scores_stride);
+  for (std::size_t j = 0; j < n; ++j)
+    for (std::size_t i = 0; i < n_q; ++i) scores[i * scores_stride + j] = o.dot_f16(keys + j * key_stride, q + i * hd, hd) * scale;
+}
+
+void attn_values_f16(const std::uint16_t* values, std::size_t value_stride, std::size_t n, const float* p,
+                     std::size_t p_stride, std::size_t n_q, std::size_t hd, float* out) {
+  const op_set& o = ops();
+  if (o.attn_values_f16 != nullptr) return o.attn_values_f16(values, value_stride, n, p, p_stride, n_q, hd, out);
+  for (std::size_t j = 0; j < n; ++j)
+    for (std::size_t i = 0; i < n_q; ++i) o.axpy_f16(out + i * hd, p[i * p_stride + j], values + j * value_stride, hd);
+}
+
 namespace reference {
 
 void softmax(float* x, std::size_t n) {
@@ -87,6 +110,18 @@ float dot_f16(const std::uint16_t* a, const float* b, std::size_t n) {
 
 void axpy_f16(float* y, float alpha, const std::uint16_t* x, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) y[i] += alpha * f16_to_f32(x[i]);
+}
+
+void attn_scores_f16(const std::uint16_t* keys, std::size_t key_stride, std::size_t n, const float* q,
+                     std::size_t n_q, std::size_t hd, float scale, float* scores, std::size_t scores_stride) {
+  for (std::size_t j = 0; j < n; ++j)
+    for (std::size_t i = 0; i < n_q; ++i) scores[i * scores_stride + j] = dot_f16(keys + j * key_stride, q + i * hd, hd) * scale;
+}
+
+void attn_values_f16(const std::uint16_t* values, std::size_t value_stride, std::size_t n, const float* p,
+                     std::size_t p_stride, std::size_t n_q, std::size_t hd, float* out) {
+  for (std::size_t j = 0; j < n; ++j)
+    for (std::size_t i = 0; i < n_q; ++i) axpy_f16(out + i * hd, p[i * p_stride + j], values + j * value_stride, hd);
 }
 
 void rope(float* x, std::size_t n_heads, std::size_t head_dim, std::size_t pos, float theta, rope_style style) {

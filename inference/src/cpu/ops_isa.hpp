@@ -19,5 +19,9 @@ void axpy_f16(float* y, float alpha, const std::uint16_t* x, std::size_t n);
 void softmax(float* x, std::size_t n);
 void silu(float* out, const float* x, std::size_t n);
 void swiglu(float* out, const float* gate, const float* up, std::size_t n);
+void attn_scores_f16(const std::uint16_t* keys, std::size_t key_stride, std::size_t n, const float* q,
+                     std::size_t n_q, std::size_t hd, float scale, float* scores, std::size_t scores_stride);
+void attn_values_f16(const std::uint16_t* values, std::size_t value_stride, std::size_t n, const float* p,
+                     std::size_t p_stride, std::size_t n_q, std::size_t hd, float* out);
 } // namespace avx512
 } // namespace troupe::inference

@@ -29,7 +29,7 @@ inline void axpy_row(float* y, float a, const float* v, std::size_t n) {
 }
 
 template <class T>
-void attend_as(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t pos, std::size_t g,
+void attend_rows(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t pos, std::size_t g,
                const hparams& hp, const float* q_tok, float* out_tok, float* scores) {
   block_pool& pool = cache.pool();
   const auto table = cache.table(slot);
@@ -58,6 +58,27 @@ void attend_as(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t
   }
 }
 
+// F16 cache: the key rows of a block against all heads of the group at once, then the value
+// rows into all of their outputs (ops.hpp's attention loops, SIMD where the CPU has it).
+void attend_f16(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t pos, std::size_t g,
+                const hparams& hp, const float* q_tok, float* out_tok, float* scores) {
+  block_pool& pool = cache.pool();
+  const auto table = cache.table(slot);
+  const std::size_t hd = hp.head_dim, n = pos + 1, bt = cache.block_tokens(), kv_dim = hp.kv_dim();
+  const std::size_t group = hp.n_head / hp.n_head_kv, h0 = g * group;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  for (std::size_t j0 = 0, blk = 0; j0 < n; j0 += bt, ++blk) {
+    const auto* keys = reinterpret_cast<const std::uint16_t*>(pool.key(table[blk], layer)) + g * hd;  // (bt, kv_dim)
+    attn_scores_f16(keys, kv_dim, std::min(bt, n - j0), q_tok + h0 * hd, group, hd, scale, scores + j0, n);
+  }
+  for (std::size_t i = 0; i < group; ++i) softmax(scores + i * n, n);
+  std::fill(out_tok + h0 * hd, out_tok + (h0 + group) * hd, 0.0f);
+  for (std::size_t j0 = 0, blk = 0; j0 < n; j0 += bt, ++blk) {
+    const auto* values = reinterpret_cast<const std::uint16_t*>(pool.value(table[blk], layer)) + g * hd;  // (bt, kv_dim)
+    attn_values_f16(values, kv_dim, std::min(bt, n - j0), scores + j0, n, group, hd, out_tok + h0 * hd);
+  }
+}
+
 } // namespace
 
 void store_kv(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t pos, const float* k,
@@ -76,9 +97,9 @@ void store_kv(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t 
 void attend(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t pos, std::size_t g,
             const hparams& hp, const float* q_tok, float* out_tok, float* scores) {
   if (cache.pool().kv_type() == tensor_type::f32)
-    attend_as<float>(cache, layer, slot, pos, g, hp, q_tok, out_tok, scores);
+    attend_rows<float>(cache, layer, slot, pos, g, hp, q_tok, out_tok, scores);
   else
-    attend_as<std::uint16_t>(cache, layer, slot, pos, g, hp, q_tok, out_tok, scores);
+    attend_f16(cache, layer, slot, pos, g, hp, q_tok, out_tok, scores);
 }
 
 } // namespace troupe::inference

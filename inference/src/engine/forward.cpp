@@ -69,9 +69,7 @@ void context::compute(std::span<const token_info> toks, float* logits_out) {
     const layer_weights& w = m.layers()[l];
     for (std::size_t t = 0; t < T; ++t)
       rmsnorm(xb.data() + t * dim, x.data() + t * dim, w.attn_norm, dim, hp.rms_eps);
-    matmul(w.wq, xb.data(), T, q.data(), &pool);
-    matmul(w.wk, xb.data(), T, k.data(), &pool);
-    matmul(w.wv, xb.data(), T, v.data(), &pool);
+    matmul_many({{&w.wq, q.data()}, {&w.wk, k.data()}, {&w.wv, v.data()}}, xb.data(), T, &pool);
     if (w.bq != nullptr) {
       add_bias(q.data(), w.bq, T, q_dim);
       add_bias(k.data(), w.bk, T, kv_dim);
@@ -92,8 +90,7 @@ void context::compute(std::span<const token_info> toks, float* logits_out) {
 
     for (std::size_t t = 0; t < T; ++t)
       rmsnorm(xb.data() + t * dim, x.data() + t * dim, w.ffn_norm, dim, hp.rms_eps);
-    matmul(w.w_gate, xb.data(), T, hb.data(), &pool);
-    matmul(w.w_up, xb.data(), T, hb2.data(), &pool);
+    matmul_many({{&w.w_gate, hb.data()}, {&w.w_up, hb2.data()}}, xb.data(), T, &pool);
     swiglu(hb.data(), hb.data(), hb2.data(), T * ff);
     matmul(w.w_down, hb.data(), T, xb.data(), &pool);
     for (std::size_t i = 0; i < T * dim; ++i) x[i] += xb[i];

@@ -274,8 +274,8 @@ struct gguf_parser {
   }
 };
 
-result<gguf_file> gguf_file::open(const std::filesystem::path& path) {
-  auto map = mapped_file::open(path);
+result<gguf_file> gguf_file::open(const std::filesystem::path& path, gguf_memory memory) {
+  auto map = memory == gguf_memory::huge_pages ? mapped_file::read_into_huge_pages(path) : mapped_file::open(path);
   if (!map) return tl::make_unexpected(map.error());
   gguf_file f;
   f.path_ = path;

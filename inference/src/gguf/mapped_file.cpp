@@ -1,6 +1,8 @@
 #include "gguf/mapped_file.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include <fcntl.h>
@@ -22,6 +24,19 @@ struct fd_guard {
   }
 };
 
+constexpr std::size_t huge_page_bytes = std::size_t{2} << 20;
+
+/// False when the kernel's transparent huge pages are off ("[never]") or not built in; then an
+/// anonymous copy would gain nothing over the mapping.
+bool transparent_huge_pages_on() {
+  char buf[128] = {};
+  const int fd = ::open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const ::ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  return n > 0 && std::strstr(buf, "[never]") == nullptr;
+}
+
 } // namespace
 
 result<std::unique_ptr<mapped_file>> mapped_file::open(const std::filesystem::path& path) {
@@ -34,15 +49,51 @@ result<std::unique_ptr<mapped_file>> mapped_file::open(const std::filesystem::pa
   if (!S_ISREG(st.st_mode))
     return fail(errc::io, fmt::format("'{}' is not a regular file", path.string()));
   const auto size = static_cast<std::size_t>(st.st_size);
-  if (size == 0) return std::unique_ptr<mapped_file>(new mapped_file(nullptr, 0));
+  if (size == 0) return std::unique_ptr<mapped_file>(new mapped_file(nullptr, 0, nullptr, 0));
   void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.fd, 0);
   if (p == MAP_FAILED)
     return fail(errc::io, fmt::format("cannot map '{}': {}", path.string(), std::strerror(errno)));
-  return std::unique_ptr<mapped_file>(new mapped_file(static_cast<const std::byte*>(p), size));
+  // Pages read in from now on come in 2 MiB folios where the file system can (a hint).
+  (void)::madvise(p, size, MADV_HUGEPAGE);
+  return std::unique_ptr<mapped_file>(new mapped_file(static_cast<const std::byte*>(p), size, p, size));
+}
+
+result<std::unique_ptr<mapped_file>> mapped_file::read_into_huge_pages(const std::filesystem::path& path) {
+  if (!transparent_huge_pages_on()) return open(path);
+  fd_guard fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (fd.fd < 0)
+    return fail(errc::io, fmt::format("cannot open '{}': {}", path.string(), std::strerror(errno)));
+  struct stat st {};
+  if (::fstat(fd.fd, &st) != 0)
+    return fail(errc::io, fmt::format("cannot stat '{}': {}", path.string(), std::strerror(errno)));
+  if (!S_ISREG(st.st_mode))
+    return fail(errc::io, fmt::format("'{}' is not a regular file", path.string()));
+  const auto size = static_cast<std::size_t>(st.st_size);
+  if (size == 0) return std::unique_ptr<mapped_file>(new mapped_file(nullptr, 0, nullptr, 0));
+  // Over-allocate by 2 MiB and start on the first 2 MiB boundary inside.
+  const std::size_t bytes = (size + huge_page_bytes - 1) / huge_page_bytes * huge_page_bytes + huge_page_bytes;
+  void* map = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (map == MAP_FAILED) return open(path);
+  auto* data = reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(map) + huge_page_bytes - 1) /
+                                            huge_page_bytes * huge_page_bytes);
+  (void)::madvise(data, bytes - huge_page_bytes, MADV_HUGEPAGE);
+  for (std::size_t done = 0; done < size;) {
+    const ::ssize_t n = ::pread(fd.fd, data + done, std::min<std::size_t>(size - done, std::size_t{64} << 20),
+                                static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      ::munmap(map, bytes);
+      return fail(errc::io, fmt::format("cannot read '{}' at byte {}: {}", path.string(), done, std::strerror(err)));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  (void)::mprotect(map, bytes, PROT_READ);  // read-only from here, like the mapping
+  return std::unique_ptr<mapped_file>(new mapped_file(data, size, map, bytes));
 }
 
 mapped_file::~mapped_file() {
-  if (data_ != nullptr) ::munmap(const_cast<std::byte*>(data_), size_);
+  if (map_ != nullptr) ::munmap(map_, map_bytes_);
 }
 
 } // namespace troupe::inference

@@ -124,13 +124,20 @@ struct gguf_tensor {
 
 class mapped_file;
 
+/// Where the bytes of an opened GGUF file live.
+enum class gguf_memory {
+  mapped,      ///< a read-only mapping of the file: shares the page cache, in whatever page sizes it holds
+  huge_pages,  ///< read once into private anonymous memory with transparent huge pages (falls back to mapped)
+};
+
 /// An open GGUF file: parsed metadata and tensor table over a read-only mapping of the whole
 /// file (the mapping is owned and unmapped on destruction). Movable, not copyable.
 class gguf_file {
 public:
-  /// Maps and parses `path`. Errors: io (cannot open/map), invalid_file (format broken,
-  /// message names field and byte offset), unsupported (version other than 2 or 3).
-  static result<gguf_file> open(const std::filesystem::path& path);
+  /// Maps (or, with gguf_memory::huge_pages, reads) and parses `path`. Errors: io (cannot
+  /// open/map/read), invalid_file (format broken, message names field and byte offset),
+  /// unsupported (version other than 2 or 3).
+  static result<gguf_file> open(const std::filesystem::path& path, gguf_memory memory = gguf_memory::mapped);
 
   gguf_file(gguf_file&&) noexcept;
   gguf_file& operator=(gguf_file&&) noexcept;

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstddef>
+#include <initializer_list>
 
 #include "troupe/inference/tensor_type.hpp"
 
@@ -40,6 +41,18 @@ struct weight_view {
 /// Preconditions (bugs otherwise): is_kernel_type(w.type), cols a multiple of its block
 /// size, x and y not overlapping.
 void matmul(const weight_view& w, const float* x, std::size_t n_tokens, float* y, thread_pool* pool);
+
+/// One product of a matmul_many call: y(n_tokens, w->rows) = x * w^T.
+struct matmul_out {
+  const weight_view* w;
+  float* y;
+};
+
+/// Several products of the same activations x(n_tokens, cols) (every w->cols equal), e.g. a
+/// layer's q, k and v: the rows of all of them are split into one list of tasks for the pool,
+/// so the threads meet once instead of once per matrix. Each result equals matmul's. F32,
+/// F16 and BF16 weights share the task list; other types run as matmul calls in turn.
+void matmul_many(std::initializer_list<matmul_out> outs, const float* x, std::size_t n_tokens, thread_pool* pool);
 
 /// The plain oracle: dequantizes each row with reference::dequantize_row and accumulates
 /// the dot product in double. Single-threaded and slow.

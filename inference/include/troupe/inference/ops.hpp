@@ -40,6 +40,16 @@ void rope(float* x, std::size_t n_heads, std::size_t head_dim, std::size_t pos, 
 /// y(n) += alpha * f16(x) (x: F16 bits, e.g. a cached value row).
 void axpy_f16(float* y, float alpha, const std::uint16_t* x, std::size_t n);
 
+/// Attention scores of n_q query heads against n F16 key rows (row j at keys + j * key_stride):
+/// scores[i * scores_stride + j] = scale * dot(f16(key j), q + i * hd), for i < n_q, j < n.
+void attn_scores_f16(const std::uint16_t* keys, std::size_t key_stride, std::size_t n, const float* q,
+                     std::size_t n_q, std::size_t hd, float scale, float* scores, std::size_t scores_stride);
+
+/// Weighted sum of n F16 value rows for n_q heads: out[i * hd + d] += sum_j p[i * p_stride + j] *
+/// f16(values[j * value_stride + d]), for i < n_q, d < hd.
+void attn_values_f16(const std::uint16_t* values, std::size_t value_stride, std::size_t n, const float* p,
+                     std::size_t p_stride, std::size_t n_q, std::size_t hd, float* out);
+
 namespace reference {
 /// Plain scalar versions (std::exp), kept as the test oracle of the SIMD ones.
 void softmax(float* x, std::size_t n);
@@ -47,6 +57,10 @@ void silu(float* out, const float* x, std::size_t n);
 void swiglu(float* out, const float* gate, const float* up, std::size_t n);
 float dot_f16(const std::uint16_t* a, const float* b, std::size_t n);
 void axpy_f16(float* y, float alpha, const std::uint16_t* x, std::size_t n);
+void attn_scores_f16(const std::uint16_t* keys, std::size_t key_stride, std::size_t n, const float* q,
+                     std::size_t n_q, std::size_t hd, float scale, float* scores, std::size_t scores_stride);
+void attn_values_f16(const std::uint16_t* values, std::size_t value_stride, std::size_t n, const float* p,
+                     std::size_t p_stride, std::size_t n_q, std::size_t hd, float* out);
 void rope(float* x, std::size_t n_heads, std::size_t head_dim, std::size_t pos, float theta, rope_style style);
 } // namespace reference
 

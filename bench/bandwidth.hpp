@@ -1,0 +1,131 @@
+// The memory-bandwidth bound of the benchmarks: how fast the pool's threads can stream a
+// buffer far larger than the caches, measured so that the number is stable from run to run
+// and is a ceiling a decode step (which streams every weight once) cannot beat:
+//   - 1 GiB of anonymous memory on 2 MiB boundaries with transparent huge pages requested
+//     (no TLB misses or page faults in the way; touched by all threads before timing),
+//   - each thread reads its own contiguous slice (one long stream per thread, like decode)
+//     with 64-byte AVX-512 loads (AVX2 / scalar where the CPU lacks them) into 8 independent
+//     XOR accumulators (no compute to speak of),
+//   - several passes; the best pass is the bound, the median shows the spread.
+#pragma once
+
+#include <sys/mman.h>
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include <troupe/inference/cpu_features.hpp>
+#include <troupe/inference/thread_pool.hpp>
+
+#include "bench_util.hpp"
+
+namespace bench {
+
+/// Result of one bandwidth measurement (bytes per second).
+struct bandwidth {
+  double best = 0;          ///< fastest pass: the bound
+  double median = 0;        ///< median pass
+  double worst = 0;         ///< slowest pass
+  int passes = 0;           ///< passes timed
+  std::size_t bytes = 0;    ///< buffer size
+  bool huge_pages = false;  ///< the buffer got transparent huge pages (AnonHugePages grew)
+};
+
+namespace detail {
+
+__attribute__((target("avx512f"))) inline std::uint64_t read_avx512(const std::uint8_t* p, std::size_t n) {
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  for (std::size_t i = 0; i + 512 <= n; i += 512) {
+    a0 = _mm512_xor_si512(a0, _mm512_load_si512(p + i));
+    a1 = _mm512_xor_si512(a1, _mm512_load_si512(p + i + 64));
+    a2 = _mm512_xor_si512(a2, _mm512_load_si512(p + i + 128));
+    a3 = _mm512_xor_si512(a3, _mm512_load_si512(p + i + 192));
+    a4 = _mm512_xor_si512(a4, _mm512_load_si512(p + i + 256));
+    a5 = _mm512_xor_si512(a5, _mm512_load_si512(p + i + 320));
+    a6 = _mm512_xor_si512(a6, _mm512_load_si512(p + i + 384));
+    a7 = _mm512_xor_si512(a7, _mm512_load_si512(p + i + 448));
+  }
+  const __m512i x = _mm512_xor_si512(_mm512_xor_si512(_mm512_xor_si512(a0, a1), _mm512_xor_si512(a2, a3)),
+                                     _mm512_xor_si512(_mm512_xor_si512(a4, a5), _mm512_xor_si512(a6, a7)));
+  alignas(64) std::uint64_t lanes[8];
+  _mm512_store_si512(lanes, x);
+  return lanes[0] ^ lanes[7];
+}
+
+__attribute__((target("avx2"))) inline std::uint64_t read_avx2(const std::uint8_t* p, std::size_t n) {
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  for (std::size_t i = 0; i + 128 <= n; i += 128) {
+    a0 = _mm256_xor_si256(a0, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
+    a1 = _mm256_xor_si256(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
+    a2 = _mm256_xor_si256(a2, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
+    a3 = _mm256_xor_si256(a3, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+  }
+  const __m256i x = _mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3));
+  return static_cast<std::uint64_t>(_mm256_extract_epi64(x, 0) ^ _mm256_extract_epi64(x, 3));
+}
+
+inline std::uint64_t read_scalar(const std::uint8_t* p, std::size_t n) {
+  const auto* w = reinterpret_cast<const std::uint64_t*>(p);
+  std::uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (std::size_t i = 0; i + 4 <= n / 8; i += 4) {
+    s0 ^= w[i];
+    s1 ^= w[i + 1];
+    s2 ^= w[i + 2];
+    s3 ^= w[i + 3];
+  }
+  return s0 ^ s1 ^ s2 ^ s3;
+}
+
+inline std::size_t anon_huge_bytes() {
+  std::size_t kb = 0;
+  if (FILE* f = std::fopen("/proc/self/smaps_rollup", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f) != nullptr)
+      if (std::sscanf(line, "AnonHugePages: %zu kB", &kb) == 1) break;
+    std::fclose(f);
+  }
+  return kb * 1024;
+}
+
+} // namespace detail
+
+/// Streams `bytes` (rounded to 2 MiB) `passes` times with the pool's threads; see the top.
+inline bandwidth measure_read_bandwidth(troupe::inference::thread_pool& pool, std::size_t bytes = std::size_t{1} << 30,
+                                        int passes = 9) {
+  constexpr std::size_t huge = std::size_t{2} << 20;
+  bytes = (bytes + huge - 1) / huge * huge;
+  bandwidth r;
+  r.bytes = bytes;
+  void* raw = mmap(nullptr, bytes + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return r;
+  auto* p = reinterpret_cast<std::uint8_t*>((reinterpret_cast<std::uintptr_t>(raw) + huge - 1) / huge * huge);
+  const std::size_t huge_before = detail::anon_huge_bytes();
+  (void)madvise(p, bytes, MADV_HUGEPAGE);  // a hint; without it the bound is lower, not wrong
+  const std::size_t n = pool.size(), slice = bytes / n / 4096 * 4096;
+  pool.parallel_for(n, [&](std::size_t t, std::size_t) {  // touch every page before timing
+    for (std::size_t i = t * slice; i < (t + 1) * slice; i += 4096) p[i] = static_cast<std::uint8_t>(i >> 12);
+  });
+  r.huge_pages = detail::anon_huge_bytes() >= huge_before + bytes / 2;
+  const auto& cpu = troupe::inference::host_cpu_features();
+  const auto read = cpu.avx512 ? detail::read_avx512 : cpu.avx2 ? detail::read_avx2 : detail::read_scalar;
+  std::vector<std::uint64_t> sink(n);
+  std::vector<double> rates;
+  for (int pass = 0; pass < passes; ++pass) {
+    const double t0 = now_s();
+    pool.parallel_for(n, [&](std::size_t t, std::size_t) { sink[t] ^= read(p + t * slice, slice); });
+    rates.push_back(static_cast<double>(slice * n) / (now_s() - t0));
+  }
+  munmap(raw, bytes + huge);
+  if (sink[0] == 0x5eed) std::fputs("", stderr);  // keeps the reads alive
+  std::sort(rates.begin(), rates.end());
+  r.passes = passes;
+  r.best = rates.back();
+  r.median = rates[rates.size() / 2];
+  r.worst = rates.front();
+  return r;
+}
+
+} // namespace bench

@@ -1,0 +1,100 @@
+// Decode attention over F16 key/value rows with AVX-512 (called only after a CPUID check):
+// the scores of up to 4 query heads per pass over the keys, and their weighted sum of values
+// with the accumulators held in registers across positions (ops.hpp: attn_scores_f16,
+// attn_values_f16). GCC 12's AVX-512 intrinsics trip -Wuninitialized when inlined.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "cpu/ops_isa.hpp"
+
+namespace troupe::inference::avx512 {
+
+namespace {
+
+// Rows ahead of the current one that the loops prefetch (a prefetch past the end is harmless).
+constexpr std::size_t prefetch_rows = 8;
+
+inline __mmask16 chunk_mask(std::size_t left) {
+  return static_cast<__mmask16>(left >= 16 ? 0xffffu : (1u << left) - 1u);
+}
+
+// NQ heads at once: each key row is widened once per 16 values and used for every head.
+template <int NQ>
+void scores_nq(const std::uint16_t* keys, std::size_t ks, std::size_t n, const float* q, std::size_t hd,
+               float scale, float* scores, std::size_t ss) {
+  for (std::size_t j = 0; j < n; ++j) {
+    const std::uint16_t* k = keys + j * ks;
+    // The cache rows come from memory (the weights streamed since evicted them) and are
+    // strided (the other kv heads sit between): fetch a few rows ahead.
+    _mm_prefetch(reinterpret_cast<const char*>(k + prefetch_rows * ks), _MM_HINT_T0);
+    if (hd > 32) _mm_prefetch(reinterpret_cast<const char*>(k + prefetch_rows * ks + 32), _MM_HINT_T0);
+    __m512 acc[NQ];
+#pragma GCC unroll 4
+    for (int i = 0; i < NQ; ++i) acc[i] = _mm512_setzero_ps();
+    for (std::size_t c = 0; c < hd; c += 16) {
+      const __mmask16 m = chunk_mask(hd - c);
+      const __m512 kv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, k + c));
+#pragma GCC unroll 4
+      for (int i = 0; i < NQ; ++i) acc[i] = _mm512_fmadd_ps(kv, _mm512_maskz_loadu_ps(m, q + i * hd + c), acc[i]);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < NQ; ++i) scores[i * ss + j] = _mm512_reduce_add_ps(acc[i]) * scale;
+  }
+}
+
+template <int NQ>
+void values_nq(const std::uint16_t* values, std::size_t vs, std::size_t n, const float* p, std::size_t ps,
+               std::size_t hd, float* out) {
+  for (std::size_t c = 0; c < hd; c += 16) {
+    const __mmask16 m = chunk_mask(hd - c);
+    __m512 acc[NQ];
+#pragma GCC unroll 4
+    for (int i = 0; i < NQ; ++i) acc[i] = _mm512_maskz_loadu_ps(m, out + i * hd + c);
+    for (std::size_t j = 0; j < n; ++j) {
+      if (c == 0) {
+        _mm_prefetch(reinterpret_cast<const char*>(values + (j + prefetch_rows) * vs), _MM_HINT_T0);
+        if (hd > 32) _mm_prefetch(reinterpret_cast<const char*>(values + (j + prefetch_rows) * vs + 32), _MM_HINT_T0);
+      }
+      const __m512 v = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, values + j * vs + c));
+#pragma GCC unroll 4
+      for (int i = 0; i < NQ; ++i) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(p[i * ps + j]), v, acc[i]);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < NQ; ++i) _mm512_mask_storeu_ps(out + i * hd + c, m, acc[i]);
+  }
+}
+
+} // namespace
+
+void attn_scores_f16(const std::uint16_t* keys, std::size_t key_stride, std::size_t n, const float* q,
+                     std::size_t n_q, std::size_t hd, float scale, float* scores, std::size_t scores_stride) {
+  for (std::size_t i = 0; i < n_q; i += 4) {
+    const float* qi = q + i * hd;
+    float* si = scores + i * scores_stride;
+    switch (std::min<std::size_t>(4, n_q - i)) {
+      case 1: scores_nq<1>(keys, key_stride, n, qi, hd, scale, si, scores_stride); break;
+      case 2: scores_nq<2>(keys, key_stride, n, qi, hd, scale, si, scores_stride); break;
+      case 3: scores_nq<3>(keys, key_stride, n, qi, hd, scale, si, scores_stride); break;
+      default: scores_nq<4>(keys, key_stride, n, qi, hd, scale, si, scores_stride); break;
+    }
+  }
+}
+
+void attn_values_f16(const std::uint16_t* values, std::size_t value_stride, std::size_t n, const float* p,
+                     std::size_t p_stride, std::size_t n_q, std::size_t hd, float* out) {
+  for (std::size_t i = 0; i < n_q; i += 4) {
+    const float* pi = p + i * p_stride;
+    float* oi = out + i * hd;
+    switch (std::min<std::size_t>(4, n_q - i)) {
+      case 1: values_nq<1>(values, value_stride, n, pi, p_stride, hd, oi); break;
+      case 2: values_nq<2>(values, value_stride, n, pi, p_stride, hd, oi); break;
+      case 3: values_nq<3>(values, value_stride, n, pi, p_stride, hd, oi); break;
+      default: values_nq<4>(values, value_stride, n, pi, p_stride, hd, oi); break;
+    }
+  }
+}
+
+} // namespace troupe::inference::avx512
