@@ -169,7 +169,20 @@ result<std::shared_ptr<const model>> model::from_file(gguf_file file) {
     TROUPE_TRY_SET(l.w_down, matrix(f, n("ffn_down.weight"), h.n_ff, h.n_embd));
   }
 #undef TROUPE_TRY_SET
+  m->pack_for_kernels();
   return std::shared_ptr<const model>(std::move(m));
+}
+
+void model::pack_for_kernels() {
+  auto pack = [this](weight_view& w) {
+    packed_weights p = pack_weights(w);
+    if (!p) return;  // no faster layout on this CPU (or no memory): matmul reads the file's blocks
+    w.packed = p.data();
+    packed_.push_back(std::move(p));
+  };
+  pack(output_);  // a tied output is a copy of token_embd_'s view, which embed() keeps reading
+  for (layer_weights& l : layers_)
+    for (weight_view* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) pack(*w);
 }
 
 std::size_t model::weight_bytes_per_token() const {

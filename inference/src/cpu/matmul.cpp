@@ -28,6 +28,8 @@ struct kernel_set {
   // int8-activation kernels for the k-quants; nullptr: expand rows to f32 instead.
   void (*tile_q4_k)(const tile_args&, const act_q8&) = nullptr;
   void (*tile_q6_k)(const tile_args&, const act_q8&) = nullptr;
+  // packed Q8_0 (pack_weights); nullptr: this kernel set reads the file's blocks only.
+  void (*tile_q8_0_packed)(const tile_args&, const act_q8&) = nullptr;
 };
 
 const kernel_set& kernels() {
@@ -35,7 +37,8 @@ const kernel_set& kernels() {
     const auto& cpu = host_cpu_features();
     if (cpu.avx512 && cpu.avx512_vnni)
       return kernel_set{avx512::tile_f32, avx512::tile_f16, avx512::tile_bf16, avx512::tile_q8_0,
-                        avx512::tile_q4_0, avx512::quantize_act, avx512::tile_q4_k, avx512::tile_q6_k};
+                        avx512::tile_q4_0, avx512::quantize_act, avx512::tile_q4_k, avx512::tile_q6_k,
+                        avx512::tile_q8_0_packed};
     if (cpu.avx2)
       return kernel_set{avx2::tile_f32, avx2::tile_f16, avx2::tile_bf16, avx2::tile_q8_0, avx2::tile_q4_0,
                         avx2::quantize_act, avx2::tile_q4_k, avx2::tile_q6_k};
@@ -53,6 +56,7 @@ struct act_buffers {
   std::vector<std::int32_t> sum16;
   std::vector<float> d_pair;
   std::vector<std::int32_t> start_pair;
+  std::vector<std::int32_t> offset_sum;
 };
 
 /// The calling thread's activation buffers (each thread that calls matmul has its own).
@@ -91,9 +95,10 @@ void quantize_super_blocks(const float* x, std::size_t n_super, std::int8_t* qs,
 
 /// Quantizes x(n_tok, k) to int8 blocks (of 32 with their own scales, or with
 /// `super_blocks` of 256 sharing one scale); `lane_offset` is the per-lane accumulator
-/// offset of the weight format (see act_q8::start_pair).
+/// offset of the weight format (see act_q8::start_pair). For packed Q8_0 (`packed`), only
+/// the quants, scales and offset_sum are made.
 act_q8 quantize_activations(const float* x, std::size_t n_tok, std::size_t k, act_buffers& buf,
-                            std::int32_t lane_offset, bool super_blocks) {
+                            std::int32_t lane_offset, bool super_blocks, bool packed = false) {
   const std::size_t nb = k / 32, np = nb / 2;
   buf.qs.resize(n_tok * k);
   buf.d.resize(n_tok * nb);
@@ -103,6 +108,12 @@ act_q8 quantize_activations(const float* x, std::size_t n_tok, std::size_t k, ac
     quantize_super_blocks(x, n_tok * k / 256, buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data());
   else
     kernels().quantize_act(x, n_tok * nb, buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data());
+  if (packed) {
+    buf.offset_sum.resize(n_tok * nb);
+    for (std::size_t b = 0; b < n_tok * nb; ++b) buf.offset_sum[b] = -128 * buf.sum[b];
+    return act_q8{buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data(), nullptr, nullptr,
+                  buf.offset_sum.data(), k};
+  }
   buf.d_pair.resize(n_tok * np * 16);
   buf.start_pair.resize(n_tok * np * 16);
   for (std::size_t t = 0; t < n_tok; ++t) {
@@ -117,7 +128,7 @@ act_q8 quantize_activations(const float* x, std::size_t n_tok, std::size_t k, ac
     }
   }
   return act_q8{buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data(), buf.d_pair.data(),
-                buf.start_pair.data(), k};
+                buf.start_pair.data(), nullptr, k};
 }
 
 /// Rows per task: small enough that the pool balances (several tasks per thread), large
@@ -127,6 +138,13 @@ std::size_t rows_per_task(std::size_t rows, std::size_t n_threads) {
   std::size_t rb = (rows + target_tasks - 1) / target_tasks;
   rb = std::clamp<std::size_t>((rb + 3) / 4 * 4, 8, 64);
   return rb;
+}
+
+/// The same for packed Q8_0: a multiple of its 16-row panels.
+std::size_t packed_rows_per_task(std::size_t rows, std::size_t n_threads) {
+  const std::size_t target_tasks = 8 * n_threads;
+  const std::size_t rb = (rows + target_tasks - 1) / target_tasks;
+  return std::clamp<std::size_t>((rb + 15) / 16 * 16, 16, 128);
 }
 
 void run_tasks(thread_pool* pool, std::size_t n_tasks, const std::function<void(std::size_t, std::size_t)>& fn) {
@@ -160,6 +178,18 @@ void matmul(const weight_view& w, const float* x, std::size_t n_tok, float* y, t
       return;
     }
     case tensor_type::q8_0:
+      if (w.packed != nullptr && ks.tile_q8_0_packed != nullptr) {
+        const act_q8 act = quantize_activations(x, n_tok, w.cols, caller_buffers(), 16, false, true);
+        const std::size_t prb = packed_rows_per_task(w.rows, n_threads), panel = q8_0_panel_bytes(w.cols);
+        const auto* packed = static_cast<const std::uint8_t*>(w.packed);
+        run_tasks(pool, (w.rows + prb - 1) / prb, [&](std::size_t task, std::size_t) {
+          const std::size_t r0 = task * prb;
+          ks.tile_q8_0_packed(tile_args{packed + r0 / q8_0_panel_rows * panel, panel, std::min(prb, w.rows - r0),
+                                        w.cols, n_tok, y + r0, w.rows}, act);
+        });
+        return;
+      }
+      [[fallthrough]];
     case tensor_type::q4_0: {
       const act_q8 act = quantize_activations(x, n_tok, w.cols, caller_buffers(),
                                              w.type == tensor_type::q8_0 ? 16 : 1, false);

@@ -1,5 +1,8 @@
 // A loaded Llama-family model: hyper-parameters read from GGUF metadata and validated views of
-// every weight tensor (pointing into the memory-mapped file; nothing is copied).
+// every weight tensor, pointing into the memory-mapped file. Where this CPU's kernels have a
+// faster layout for a matrix (pack_weights: Q8_0 on AVX-512 VNNI), it is also copied once, at
+// load, into that layout (weight_view::packed), which matmul reads; the reference forward pass
+// and the embedding lookup keep reading the file.
 #pragma once
 
 #include <cstdint>
@@ -78,6 +81,8 @@ public:
 
 private:
   explicit model(gguf_file file) : file_(std::move(file)) {}
+  /// Re-lays-out the matrices matmul reads (pack_weights) and points their views at the copies.
+  void pack_for_kernels();
 
   gguf_file file_;
   hparams hp_;
@@ -85,6 +90,7 @@ private:
   const float* output_norm_ = nullptr;
   weight_view output_{};
   std::vector<layer_weights> layers_;
+  std::vector<packed_weights> packed_;  ///< owners of the weight_view::packed copies
 };
 
 /// Reads hyper-parameters from metadata (exposed for tests and `troupe info`-like tools).
