@@ -1,6 +1,7 @@
 // Kernel benchmark: matrix-vector bandwidth per weight type against the memory bandwidth
 // measured in the same run, and matrix-matrix GFLOP/s for a 128-token prefill.
-//   bench_kernels [--json] [--rows N] [--cols N] [--tokens N] [--threads a,b] [--cached] [--smollm [--cpu-time]]
+//   bench_kernels [--json] [--rows N] [--cols N] [--tokens N] [--threads a,b] [--cached]
+//                 [--smollm [--cpu-time] [--types F16,Q8_0p,Q8_0,Q4_K]]   (Q8_0p: Q8_0 as pack_weights lays it out)
 // Weights are spread over copies totalling > 3x L3 so every matvec streams from DRAM.
 #include <immintrin.h>
 
@@ -92,6 +93,7 @@ struct options {
   std::vector<std::size_t> threads{1, 2};
   bool smollm = false;  // --smollm: all matrices of SmolLM-360M, decode and 128-token prefill
   bool cpu_time = false;  // --cpu-time: --smollm times from CPU seconds / threads (shared machines)
+  std::string types = "F16,Q8_0p,Q8_0,Q4_K";  // --types: the --smollm rows to run
 };
 
 options parse(int argc, char** argv) {
@@ -106,6 +108,7 @@ options parse(int argc, char** argv) {
     else if (a == "--rows") o.rows = std::stoul(next());
     else if (a == "--cols") o.cols = std::stoul(next());
     else if (a == "--tokens") o.tokens = std::stoul(next());
+    else if (a == "--types") o.types = next();
     else if (a == "--threads") {
       o.threads.clear();
       std::string s = next();
@@ -152,6 +155,8 @@ int run_smollm(const options& o, const std::uint8_t* stream_buf) {
   for (const variant var : {variant{tensor_type::f16, false}, variant{tensor_type::q8_0, true},
                             variant{tensor_type::q8_0, false}, variant{tensor_type::q4_k, false}}) {
     const tensor_type t = var.t;
+    if (("," + o.types + ",").find("," + std::string(traits_of(t).name) + (var.pack ? "p," : ",")) == std::string::npos)
+      continue;
     std::vector<std::vector<std::uint8_t>> mats;
     std::vector<packed_weights> packs;
     std::vector<weight_view> views;
