@@ -22,8 +22,12 @@ struct act_q8 {
   /// ...and the same for -offset * sum, the start of the integer accumulators that cancels
   /// the unsigned weight operand's offset (offset 16 for Q8_0, 1 for Q4_0, 0 otherwise).
   const std::int32_t* start_pair;
-  /// (n_tokens, k/32) -128 * sum of each block: the start of the accumulators that cancels
-  /// the +128 of packed Q8_0 weights (null unless the packed kernel is used).
+  /// For the packed Q8_0 kernel only (null otherwise), block-major, so that the tokens of a
+  /// tile sit together at fixed offsets: (k/32, n_tokens, 32) quants, (k/32, n_tokens)
+  /// scales, and (k/32, n_tokens) -128 * sum of each block, the start of the accumulators
+  /// that cancels the +128 of packed Q8_0 weights.
+  const std::int8_t* qs_bt;
+  const float* d_bt;
   const std::int32_t* offset_sum;
   std::size_t k;             ///< values per token (a multiple of 32)
 };

@@ -40,12 +40,13 @@ struct prefetch_plan {
 // T tokens (activations from token t0) against one panel (16 rows, nb blocks); y(T, ys)
 // gets the rows selected by `rows`.
 template <int T>
-void panel_tile(const std::uint8_t* panel, std::size_t nb, const act_q8& x, std::size_t t0, float* y, std::size_t ys,
-                __mmask16 rows, prefetch_plan pf) {
-  const std::size_t k = x.k;
-  const std::int8_t* xq = x.qs + t0 * k;
-  const float* xd = x.d + t0 * nb;
-  const std::int32_t* xo = x.offset_sum + t0 * nb;
+void panel_tile(const std::uint8_t* panel, std::size_t nb, const act_q8& x, std::size_t n_tok, std::size_t t0,
+                float* y, std::size_t ys, __mmask16 rows, prefetch_plan pf) {
+  // Block b of token t0 + t: quants at xq + b * 32 * n_tok + 32 * t, scale and offset sum at
+  // [b * n_tok + t]; so each block needs one base pointer per array.
+  const std::int8_t* xq = x.qs_bt + 32 * t0;
+  const float* xd = x.d_bt + t0;
+  const std::int32_t* xo = x.offset_sum + t0;
   __m512 acc[T];
 #pragma GCC unroll 16
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
@@ -58,33 +59,37 @@ void panel_tile(const std::uint8_t* panel, std::size_t nb, const act_q8& x, std:
     __m512i ia[T];
     if constexpr (T == 1) {
       // One token: two chains of 4 vpdpbusd instead of one of 8, for latency.
-      __m512i i0 = _mm512_set1_epi32(xo[b]), i1 = _mm512_setzero_si512();
+      __m512i i0 = _mm512_set1_epi32(xo[b * n_tok]), i1 = _mm512_setzero_si512();
+      const std::int8_t* xb = xq + 32 * n_tok * b;
 #pragma GCC unroll 8
       for (int j = 0; j < 8; j += 2) {
-        i0 = _mm512_dpbusd_epi32(i0, _mm512_load_si512(q + 64 * j), broadcast4(xq + 32 * b + 4 * j));
-        i1 = _mm512_dpbusd_epi32(i1, _mm512_load_si512(q + 64 * j + 64), broadcast4(xq + 32 * b + 4 * j + 4));
+        i0 = _mm512_dpbusd_epi32(i0, _mm512_load_si512(q + 64 * j), broadcast4(xb + 4 * j));
+        i1 = _mm512_dpbusd_epi32(i1, _mm512_load_si512(q + 64 * j + 64), broadcast4(xb + 4 * j + 4));
       }
       ia[0] = _mm512_add_epi32(i0, i1);
     } else {
+      const std::int32_t* xob = xo + n_tok * b;
+      const std::int8_t* xb = xq + 32 * n_tok * b;
 #pragma GCC unroll 16
-      for (int t = 0; t < T; ++t) ia[t] = _mm512_set1_epi32(xo[t * nb + b]);
+      for (int t = 0; t < T; ++t) ia[t] = _mm512_set1_epi32(xob[t]);
 #pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
         const __m512i wv = _mm512_load_si512(q + 64 * j);
 #pragma GCC unroll 16
-        for (int t = 0; t < T; ++t) ia[t] = _mm512_dpbusd_epi32(ia[t], wv, broadcast4(xq + t * k + 32 * b + 4 * j));
+        for (int t = 0; t < T; ++t) ia[t] = _mm512_dpbusd_epi32(ia[t], wv, broadcast4(xb + 32 * t + 4 * j));
       }
     }
+    const float* xdb = xd + n_tok * b;
 #pragma GCC unroll 16
     for (int t = 0; t < T; ++t)
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[t]), _mm512_mul_ps(dw, _mm512_set1_ps(xd[t * nb + b])), acc[t]);
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[t]), _mm512_mul_ps(dw, _mm512_set1_ps(xdb[t])), acc[t]);
   }
 #pragma GCC unroll 16
   for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * ys, rows, acc[t]);
 }
 
-using panel_fn = void (*)(const std::uint8_t*, std::size_t, const act_q8&, std::size_t, float*, std::size_t, __mmask16,
-                          prefetch_plan);
+using panel_fn = void (*)(const std::uint8_t*, std::size_t, const act_q8&, std::size_t, std::size_t, float*,
+                          std::size_t, __mmask16, prefetch_plan);
 constexpr panel_fn panel_tiles[max_tile_tokens] = {
     panel_tile<1>, panel_tile<2>, panel_tile<3>, panel_tile<4>,  panel_tile<5>,  panel_tile<6>,
     panel_tile<7>, panel_tile<8>, panel_tile<9>, panel_tile<10>, panel_tile<11>, panel_tile<12>};
@@ -112,7 +117,7 @@ void tile_q8_0_packed(const tile_args& a, const act_q8& x) {
       const std::size_t n = std::min(per_tile, a.n_tok - t);
       const std::uint8_t* next = panel + a.w_stride + tile * tile_bytes;
       const prefetch_plan pf{next, std::min(end, std::min(next + tile_bytes, panel + 2 * a.w_stride)), lines_per_block};
-      panel_tiles[n - 1](panel, nb, x, t, a.y + t * a.y_stride + r, a.y_stride, rows, pf);
+      panel_tiles[n - 1](panel, nb, x, a.n_tok, t, a.y + t * a.y_stride + r, a.y_stride, rows, pf);
     }
   }
 }

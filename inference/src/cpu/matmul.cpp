@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "cpu/isa.hpp"
@@ -56,6 +57,8 @@ struct act_buffers {
   std::vector<std::int32_t> sum16;
   std::vector<float> d_pair;
   std::vector<std::int32_t> start_pair;
+  std::vector<std::int8_t> qs_bt;
+  std::vector<float> d_bt;
   std::vector<std::int32_t> offset_sum;
 };
 
@@ -95,8 +98,8 @@ void quantize_super_blocks(const float* x, std::size_t n_super, std::int8_t* qs,
 
 /// Quantizes x(n_tok, k) to int8 blocks (of 32 with their own scales, or with
 /// `super_blocks` of 256 sharing one scale); `lane_offset` is the per-lane accumulator
-/// offset of the weight format (see act_q8::start_pair). For packed Q8_0 (`packed`), only
-/// the quants, scales and offset_sum are made.
+/// offset of the weight format (see act_q8::start_pair). For packed Q8_0 (`packed`), the
+/// quants, scales and offset sums are (also) made block-major instead of the pair arrays.
 act_q8 quantize_activations(const float* x, std::size_t n_tok, std::size_t k, act_buffers& buf,
                             std::int32_t lane_offset, bool super_blocks, bool packed = false) {
   const std::size_t nb = k / 32, np = nb / 2;
@@ -110,9 +113,17 @@ act_q8 quantize_activations(const float* x, std::size_t n_tok, std::size_t k, ac
     kernels().quantize_act(x, n_tok * nb, buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data());
   if (packed) {
     buf.offset_sum.resize(n_tok * nb);
-    for (std::size_t b = 0; b < n_tok * nb; ++b) buf.offset_sum[b] = -128 * buf.sum[b];
-    return act_q8{buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data(), nullptr, nullptr,
-                  buf.offset_sum.data(), k};
+    buf.d_bt.resize(n_tok * nb);
+    if (n_tok > 1) buf.qs_bt.resize(n_tok * k);  // one token: qs is already block-major
+    for (std::size_t t = 0; t < n_tok; ++t) {
+      for (std::size_t b = 0; b < nb; ++b) {
+        buf.offset_sum[b * n_tok + t] = -128 * buf.sum[t * nb + b];
+        buf.d_bt[b * n_tok + t] = buf.d[t * nb + b];
+        if (n_tok > 1) std::memcpy(buf.qs_bt.data() + (b * n_tok + t) * 32, buf.qs.data() + (t * nb + b) * 32, 32);
+      }
+    }
+    return act_q8{buf.qs.data(),      buf.d.data(),    buf.sum.data(), buf.sum16.data(), nullptr, nullptr,
+                  n_tok > 1 ? buf.qs_bt.data() : buf.qs.data(), buf.d_bt.data(), buf.offset_sum.data(), k};
   }
   buf.d_pair.resize(n_tok * np * 16);
   buf.start_pair.resize(n_tok * np * 16);
@@ -128,7 +139,7 @@ act_q8 quantize_activations(const float* x, std::size_t n_tok, std::size_t k, ac
     }
   }
   return act_q8{buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data(), buf.d_pair.data(),
-                buf.start_pair.data(), nullptr, k};
+                buf.start_pair.data(), nullptr, nullptr, nullptr, k};
 }
 
 /// Rows per task: small enough that the pool balances (several tasks per thread), large
