@@ -158,7 +158,6 @@ int run_smollm(const options& o, const std::uint8_t* stream_buf) {
     if (("," + o.types + ",").find("," + std::string(traits_of(t).name) + (var.pack ? "p," : ",")) == std::string::npos)
       continue;
     std::vector<std::vector<std::uint8_t>> mats;
-    std::vector<packed_weights> packs;
     std::vector<weight_view> views;
     std::size_t bytes_per_token = 0;
     std::vector<float> row(2560);
@@ -170,10 +169,6 @@ int run_smollm(const options& o, const std::uint8_t* stream_buf) {
         quantize_row(t, row.data(), mats.back().data() + r * rb, cols);
       }
       views.push_back({t, mats.back().data(), rows, cols, rb});
-      if (var.pack) {
-        packs.push_back(pack_weights(views.back()));
-        views.back().packed = packs.back().data();
-      }
       bytes_per_token += rows * rb;
     };
     const std::size_t cols_k = t == tensor_type::q4_k ? 1024 : 960;  // Q4_K needs multiples of 256
@@ -182,7 +177,13 @@ int run_smollm(const options& o, const std::uint8_t* stream_buf) {
     add(49152, cols_k);
     std::vector<float> x(o.tokens * 2560), y(o.tokens * 49152);
     for (auto& v : x) v = dist(rng) * 50.0f;
-    if (var.pack && (packs.empty() || !packs.front())) continue;  // no packed layout on this CPU
+    packed_weights packed;  // all matrices in one mapping, as the engine packs a model
+    if (var.pack) {
+      std::vector<weight_view*> ptrs;
+      for (auto& v : views) ptrs.push_back(&v);
+      packed = pack_weights(ptrs);
+      if (!packed) continue;  // no packed layout on this CPU
+    }
     const std::string name = std::string(traits_of(t).name) + (var.pack ? "p" : "");
     for (std::size_t n_threads : o.threads) {
       thread_pool pool(n_threads);

@@ -174,15 +174,13 @@ result<std::shared_ptr<const model>> model::from_file(gguf_file file) {
 }
 
 void model::pack_for_kernels() {
-  auto pack = [this](weight_view& w) {
-    packed_weights p = pack_weights(w);
-    if (!p) return;  // no faster layout on this CPU (or no memory): matmul reads the file's blocks
-    w.packed = p.data();
-    packed_.push_back(std::move(p));
-  };
-  pack(output_);  // a tied output is a copy of token_embd_'s view, which embed() keeps reading
+  // A tied output is a copy of token_embd_'s view, which embed() keeps reading as it is.
+  std::vector<weight_view*> ws{&output_};
   for (layer_weights& l : layers_)
-    for (weight_view* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) pack(*w);
+    for (weight_view* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) ws.push_back(w);
+  // Views without a faster layout on this CPU (or all, if memory cannot be mapped) keep
+  // packed == nullptr: matmul then reads the file's blocks.
+  packed_ = pack_weights(ws);
 }
 
 std::size_t model::weight_bytes_per_token() const {

@@ -60,19 +60,43 @@ void packed_weights::release() {
   bytes_ = mapped_ = 0;
 }
 
-packed_weights pack_weights(const weight_view& w) {
-  packed_weights out;
+namespace {
+
+/// Bytes of w in its packed layout, or 0 when this CPU's kernels have none for it.
+std::size_t packed_bytes(const weight_view& w) {
   const auto& cpu = host_cpu_features();  // the condition under which matmul has tile_q8_0_packed
-  if (w.type != tensor_type::q8_0 || !cpu.avx512 || !cpu.avx512_vnni || w.rows == 0 || w.cols < 32) return out;
+  if (w.type != tensor_type::q8_0 || !cpu.avx512 || !cpu.avx512_vnni || w.rows == 0 || w.cols < 32) return 0;
   const std::size_t panels = (w.rows + q8_0_panel_rows - 1) / q8_0_panel_rows;
-  const std::size_t bytes = panels * q8_0_panel_bytes(w.cols);
+  return (panels * q8_0_panel_bytes(w.cols) + 63) / 64 * 64;  // the next matrix starts 64-byte aligned
+}
+
+} // namespace
+
+packed_weights pack_weights(std::span<weight_view* const> ws) {
+  packed_weights out;
+  std::size_t bytes = 0;
+  for (const weight_view* w : ws) bytes += packed_bytes(*w);
+  if (bytes == 0) return out;
   void* mem = map_aligned(bytes);
   if (mem == nullptr) return out;
-  pack_q8_0(static_cast<const std::uint8_t*>(w.data), w.row_bytes, w.rows, w.cols, static_cast<std::uint8_t*>(mem));
+  auto* dst = static_cast<std::uint8_t*>(mem);
+  for (weight_view* w : ws) {
+    const std::size_t n = packed_bytes(*w);
+    if (n == 0) continue;
+    pack_q8_0(static_cast<const std::uint8_t*>(w->data), w->row_bytes, w->rows, w->cols, dst);
+    w->packed = dst;
+    dst += n;
+  }
   out.mem_ = mem;
   out.bytes_ = bytes;
   out.mapped_ = (bytes + 4095) / 4096 * 4096;
   return out;
+}
+
+packed_weights pack_weights(const weight_view& w) {
+  weight_view copy = w;
+  weight_view* one[] = {&copy};
+  return pack_weights(one);
 }
 
 } // namespace troupe::inference

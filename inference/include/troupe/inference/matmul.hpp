@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <utility>
 
 #include "troupe/inference/tensor_type.hpp"
@@ -68,7 +69,7 @@ public:
   explicit operator bool() const { return mem_ != nullptr; }
 
 private:
-  friend packed_weights pack_weights(const weight_view& w);
+  friend packed_weights pack_weights(std::span<weight_view* const> ws);
   void release();
   void* mem_ = nullptr;
   std::size_t bytes_ = 0;   ///< packed matrix
@@ -77,10 +78,15 @@ private:
 
 /// Re-lays-out w for the kernels matmul uses on this CPU when they have a faster layout for
 /// w's type: today Q8_0 on AVX-512 VNNI (panels of 16 rows, quants interleaved 4 bytes per
-/// row, +128 so they are unsigned, f16 scales beside them; see cpu/pack_q8_0.cpp). Returns
-/// an empty object otherwise, or when memory cannot be mapped. To use it, set
+/// row, +128 so they are unsigned, f16 scales beside them; see cpu/isa.hpp). Returns an
+/// empty object otherwise, or when memory cannot be mapped. To use it, set
 /// `w.packed = result.data()` and keep the result alive while w is used.
 [[nodiscard]] packed_weights pack_weights(const weight_view& w);
+
+/// The same for many matrices at once, into one mapping (so that huge pages cover small
+/// matrices too): packs each view that has a faster layout and sets its `packed`; views
+/// without one are left alone. Keep the result alive while the views are used.
+[[nodiscard]] packed_weights pack_weights(std::span<weight_view* const> ws);
 
 /// y(n_tokens, w.rows) = x(n_tokens, w.cols) * w^T, row-major, with the rows split over
 /// `pool` (nullptr: the calling thread only). n_tokens = 1 is a matrix-vector product

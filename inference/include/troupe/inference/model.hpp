@@ -90,7 +90,7 @@ private:
   const float* output_norm_ = nullptr;
   weight_view output_{};
   std::vector<layer_weights> layers_;
-  std::vector<packed_weights> packed_;  ///< owners of the weight_view::packed copies
+  packed_weights packed_;  ///< owner of the weight_view::packed copies
 };
 
 /// Reads hyper-parameters from metadata (exposed for tests and `troupe info`-like tools).
