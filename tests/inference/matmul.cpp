@@ -6,6 +6,7 @@
 #include <troupe/inference/thread_pool.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
@@ -212,6 +213,32 @@ TEST_CASE("pack_weights packs only what this CPU's kernels read") {
   CHECK_FALSE(pack_weights(p.view()));
   const auto f = make_problem(tensor_type::f16, 20, 64, 1, 9);
   CHECK_FALSE(pack_weights(f.view()));
+}
+
+TEST_CASE("pack_weights packs many matrices into one mapping") {
+  const bool packs = host_cpu_features().avx512 && host_cpu_features().avx512_vnni;
+  const auto a = make_problem(tensor_type::q8_0, 33, 96, 5, 31);
+  const auto b = make_problem(tensor_type::q4_0, 8, 96, 5, 32);  // no packed layout: left alone
+  const auto c = make_problem(tensor_type::q8_0, 16, 2560, 5, 33);
+  weight_view va = a.view(), vb = b.view(), vc = c.view();
+  weight_view* views[] = {&va, &vb, &vc};
+  const packed_weights packed = pack_weights(views);
+  REQUIRE(static_cast<bool>(packed) == packs);
+  CHECK(vb.packed == nullptr);
+  if (!packs) return;
+  CHECK(va.packed == packed.data());
+  CHECK(vc.packed != nullptr);
+  CHECK(reinterpret_cast<std::uintptr_t>(vc.packed) % 64 == 0);
+  for (const auto* pv : {&a, &c}) {
+    const weight_view& v = pv == &a ? va : vc;
+    const packed_weights alone = pack_weights(pv->view());
+    weight_view one = pv->view();
+    one.packed = alone.data();
+    std::vector<float> y(5 * pv->rows), y_alone(5 * pv->rows);
+    matmul(v, pv->x.data(), 5, y.data(), nullptr);
+    matmul(one, pv->x.data(), 5, y_alone.data(), nullptr);
+    CHECK(y == y_alone);
+  }
 }
 
 TEST_CASE("matmul matches the reference on every SIMD path") {
