@@ -151,13 +151,23 @@ std::size_t rows_per_task(std::size_t rows, std::size_t n_threads) {
   return rb;
 }
 
-/// The same for packed Q8_0: a multiple of its 16-row panels. One token streams the weights
-/// from memory: then two long tasks per thread (the hardware prefetcher follows a long
-/// stream best, and SmolLM's 320/960/2560/49152 rows split evenly), else eight per thread.
-std::size_t packed_rows_per_task(std::size_t rows, std::size_t n_threads, std::size_t n_tok) {
-  const std::size_t target_tasks = (n_tok == 1 ? 2 : 8) * n_threads;
-  const std::size_t rb = (rows + target_tasks - 1) / target_tasks;
-  return std::clamp<std::size_t>((rb + 15) / 16 * 16, 16, n_tok == 1 ? 1024 : 128);
+/// Tasks for packed Q8_0, in whole 16-row panels: task i covers panels [bounds[i],
+/// bounds[i + 1]). Several tokens: about eight even tasks per thread of at most 8 panels.
+/// One token streams the weights from memory: guided sizes, each task a 1/(2 * threads) share
+/// of the panels left, so the first tasks are long streams (which suit the hardware
+/// prefetcher) and the last ones single panels (so the threads finish together).
+void packed_tasks(std::size_t rows, std::size_t n_threads, std::size_t n_tok, std::vector<std::size_t>& bounds) {
+  const std::size_t panels = (rows + q8_0_panel_rows - 1) / q8_0_panel_rows;
+  bounds.assign(1, 0);
+  if (n_tok == 1) {
+    for (std::size_t done = 0; done < panels;) {
+      done += std::max<std::size_t>(1, (panels - done) / (2 * n_threads));
+      bounds.push_back(done);
+    }
+    return;
+  }
+  const std::size_t per_task = std::clamp<std::size_t>((panels + 8 * n_threads - 1) / (8 * n_threads), 1, 8);
+  for (std::size_t p = per_task; p < panels + per_task; p += per_task) bounds.push_back(std::min(p, panels));
 }
 
 void run_tasks(thread_pool* pool, std::size_t n_tasks, const std::function<void(std::size_t, std::size_t)>& fn) {
@@ -193,12 +203,15 @@ void matmul(const weight_view& w, const float* x, std::size_t n_tok, float* y, t
     case tensor_type::q8_0:
       if (w.packed != nullptr && ks.tile_q8_0_packed != nullptr) {
         const act_q8 act = quantize_activations(x, n_tok, w.cols, caller_buffers(), 16, false, true);
-        const std::size_t prb = packed_rows_per_task(w.rows, n_threads, n_tok), panel = q8_0_panel_bytes(w.cols);
+        thread_local std::vector<std::size_t> bounds;  // the caller's; workers only read it
+        packed_tasks(w.rows, n_threads, n_tok, bounds);
+        const std::size_t panel = q8_0_panel_bytes(w.cols);
         const auto* packed = static_cast<const std::uint8_t*>(w.packed);
-        run_tasks(pool, (w.rows + prb - 1) / prb, [&](std::size_t task, std::size_t) {
-          const std::size_t r0 = task * prb;
-          ks.tile_q8_0_packed(tile_args{packed + r0 / q8_0_panel_rows * panel, panel, std::min(prb, w.rows - r0),
-                                        w.cols, n_tok, y + r0, w.rows}, act);
+        const std::vector<std::size_t>& b = bounds;
+        run_tasks(pool, b.size() - 1, [&](std::size_t task, std::size_t) {
+          const std::size_t p0 = b[task], p1 = b[task + 1];
+          const std::size_t r0 = p0 * q8_0_panel_rows, r1 = std::min(w.rows, p1 * q8_0_panel_rows);
+          ks.tile_q8_0_packed(tile_args{packed + p0 * panel, panel, r1 - r0, w.cols, n_tok, y + r0, w.rows}, act);
         });
         return;
       }
