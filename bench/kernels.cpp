@@ -1,6 +1,7 @@
 // Kernel benchmark: matrix-vector bandwidth per weight type against the memory bandwidth
 // measured in the same run, and matrix-matrix GFLOP/s for a 128-token prefill.
-//   bench_kernels [--json] [--rows N] [--cols N] [--tokens N] [--threads a,b] [--cached] [--smollm [--cpu-time]]
+//   bench_kernels [--json] [--rows N] [--cols N] [--tokens N] [--threads a,b] [--cached]
+//                 [--smollm [--cpu-time] [--types F16,Q8_0p,Q8_0,Q4_K]]   (Q8_0p: Q8_0 as pack_weights lays it out)
 // Weights are spread over copies totalling > 3x L3 so every matvec streams from DRAM.
 #include <immintrin.h>
 
@@ -92,6 +93,7 @@ struct options {
   std::vector<std::size_t> threads{1, 2};
   bool smollm = false;  // --smollm: all matrices of SmolLM-360M, decode and 128-token prefill
   bool cpu_time = false;  // --cpu-time: --smollm times from CPU seconds / threads (shared machines)
+  std::string types = "F16,Q8_0p,Q8_0,Q4_K";  // --types: the --smollm rows to run
 };
 
 options parse(int argc, char** argv) {
@@ -106,6 +108,7 @@ options parse(int argc, char** argv) {
     else if (a == "--rows") o.rows = std::stoul(next());
     else if (a == "--cols") o.cols = std::stoul(next());
     else if (a == "--tokens") o.tokens = std::stoul(next());
+    else if (a == "--types") o.types = next();
     else if (a == "--threads") {
       o.threads.clear();
       std::string s = next();
@@ -138,11 +141,22 @@ int run_smollm(const options& o, const std::uint8_t* stream_buf) {
   if (!o.json) fmt::print("SmolLM-360M matrix products, SIMD {}, prefill {} tokens (logits for the last only), {}\n",
                           host_cpu_features().describe(), o.tokens,
                           o.cpu_time ? "times = CPU seconds / threads" : "wall-clock times");
+  if (!o.json) fmt::print("(Q8_0p: Q8_0 re-laid-out by pack_weights, as the engine runs it; Q8_0: the file's blocks)\n");
   if (!o.json)
     fmt::print("{:<6} {:>7} {:>11} {:>13} {:>14} {:>10} {:>16}\n", "type", "threads", "stream GB/s", "decode ms/tok",
                "decode tok/s", "vs bound", "prefill tok/s");
   std::string json = "[";
-  for (tensor_type t : {tensor_type::f16, tensor_type::q8_0, tensor_type::q4_k}) {
+  // Q8_0 twice: as the engine runs it (re-laid-out by pack_weights where this CPU's kernels
+  // have a packed layout) and reading the file's blocks.
+  struct variant {
+    tensor_type t;
+    bool pack;
+  };
+  for (const variant var : {variant{tensor_type::f16, false}, variant{tensor_type::q8_0, true},
+                            variant{tensor_type::q8_0, false}, variant{tensor_type::q4_k, false}}) {
+    const tensor_type t = var.t;
+    if (("," + o.types + ",").find("," + std::string(traits_of(t).name) + (var.pack ? "p," : ",")) == std::string::npos)
+      continue;
     std::vector<std::vector<std::uint8_t>> mats;
     std::vector<weight_view> views;
     std::size_t bytes_per_token = 0;
@@ -163,6 +177,14 @@ int run_smollm(const options& o, const std::uint8_t* stream_buf) {
     add(49152, cols_k);
     std::vector<float> x(o.tokens * 2560), y(o.tokens * 49152);
     for (auto& v : x) v = dist(rng) * 50.0f;
+    packed_weights packed;  // all matrices in one mapping, as the engine packs a model
+    if (var.pack) {
+      std::vector<weight_view*> ptrs;
+      for (auto& v : views) ptrs.push_back(&v);
+      packed = pack_weights(ptrs);
+      if (!packed) continue;  // no packed layout on this CPU
+    }
+    const std::string name = std::string(traits_of(t).name) + (var.pack ? "p" : "");
     for (std::size_t n_threads : o.threads) {
       thread_pool pool(n_threads);
       const double bw = stream_bandwidth(pool, stream_buf);
@@ -183,11 +205,11 @@ int run_smollm(const options& o, const std::uint8_t* stream_buf) {
         json += fmt::format("{}{{\"type\": \"{}\", \"threads\": {}, \"stream_gbs\": {:.2f}, \"weight_mb\": {:.1f}, "
                             "\"decode_ms\": {:.3f}, \"decode_tok_s\": {:.1f}, \"bound_tok_s\": {:.1f}, "
                             "\"prefill_tok_s\": {:.1f}}}",
-                            json.size() > 1 ? ", " : "", traits_of(t).name, n_threads, bw,
+                            json.size() > 1 ? ", " : "", name, n_threads, bw,
                             static_cast<double>(bytes_per_token) / 1e6, decode_s * 1e3, 1.0 / decode_s, bound_tok_s,
                             static_cast<double>(o.tokens) / prefill_s);
       } else {
-        fmt::print("{:<6} {:>7} {:>11.1f} {:>13.2f} {:>14.1f} {:>9.0f}% {:>16.1f}\n", traits_of(t).name, n_threads, bw,
+        fmt::print("{:<6} {:>7} {:>11.1f} {:>13.2f} {:>14.1f} {:>9.0f}% {:>16.1f}\n", name, n_threads, bw,
                    decode_s * 1e3, 1.0 / decode_s, 100.0 * (1.0 / decode_s) / bound_tok_s,
                    static_cast<double>(o.tokens) / prefill_s);
       }
@@ -218,7 +240,10 @@ int main(int argc, char** argv) {
   for (std::size_t n_threads : o.threads) {
     thread_pool pool(n_threads);
     const double bw = stream_bandwidth(pool, stream_buf);
-    for (tensor_type t : types) {
+    for (std::size_t ti = 0; ti <= std::size(types); ++ti) {
+      // Q8_0 a second time ("Q8_0p"), re-laid-out by pack_weights as the engine runs it.
+      const bool pack = ti == std::size(types);
+      const tensor_type t = pack ? tensor_type::q8_0 : types[ti];
       const std::size_t rb = row_bytes(t, o.cols), matrix_bytes = rb * o.rows;
       const std::size_t copies = o.cached ? 1 : std::max<std::size_t>(1, (96u << 20) / matrix_bytes + 1);
       std::vector<std::uint8_t> w(matrix_bytes * copies);
@@ -227,16 +252,22 @@ int main(int argc, char** argv) {
         quantize_row(t, row.data(), w.data() + r * rb, o.cols);
       }
       for (std::size_t c = 1; c < copies; ++c) std::memcpy(w.data() + c * matrix_bytes, w.data(), matrix_bytes);
+      std::vector<packed_weights> packs;
+      for (std::size_t c = 0; pack && c < copies; ++c)
+        packs.push_back(pack_weights({t, w.data() + c * matrix_bytes, o.rows, o.cols, rb}));
+      if (pack && !packs.front()) continue;  // no packed layout on this CPU
+      auto view = [&](std::size_t c) {
+        weight_view v{t, w.data() + c * matrix_bytes, o.rows, o.cols, rb};
+        if (pack) v.packed = packs[c].data();
+        return v;
+      };
       std::size_t next = 0;
-      const timing mv = best_time([&] {
-        const weight_view v{t, w.data() + (next++ % copies) * matrix_bytes, o.rows, o.cols, rb};
-        matmul(v, x.data(), 1, y.data(), &pool);
-      }, 0.3, 20);
-      const weight_view v{t, w.data(), o.rows, o.cols, rb};
-      const timing mm = best_time([&] { matmul(v, x.data(), o.tokens, y.data(), &pool); }, 0.5, 2);
+      const timing mv = best_time([&] { matmul(view(next++ % copies), x.data(), 1, y.data(), &pool); }, 0.3, 20);
+      const timing mm = best_time([&] { matmul(view(0), x.data(), o.tokens, y.data(), &pool); }, 0.5, 2);
       const double flops = 2.0 * static_cast<double>(o.rows * o.cols * o.tokens);
-      results.push_back({std::string(traits_of(t).name), n_threads, bw, static_cast<double>(matrix_bytes) / mv.wall_s / 1e9,
-                         mv.wall_s * 1e6, flops / mm.wall_s / 1e9, flops / mm.cpu_s / 1e9});
+      results.push_back({std::string(traits_of(t).name) + (pack ? "p" : ""), n_threads, bw,
+                         static_cast<double>(matrix_bytes) / mv.wall_s / 1e9, mv.wall_s * 1e6, flops / mm.wall_s / 1e9,
+                         flops / mm.cpu_s / 1e9});
     }
   }
 

@@ -121,6 +121,15 @@ result<hparams> read_hparams(const gguf_file& f) {
 }
 
 result<std::shared_ptr<const model>> model::load(const std::string& path, gguf_memory memory) {
+  if (memory == gguf_memory::huge_pages) {
+    // matmul reads packed matrices from their own huge-page copy, never from the file; when
+    // every matrix is packed (Q8_0 on AVX-512 VNNI), a private copy of the file as well would
+    // only double the resident weights, so the shared mapping is kept.
+    auto mapped = gguf_file::open(path, gguf_memory::mapped);
+    if (!mapped) return tl::make_unexpected(mapped.error());
+    auto m = from_file(std::move(*mapped));
+    if (!m || (*m)->all_matrices_packed()) return m;
+  }
   auto file = gguf_file::open(path, memory);
   if (!file) return tl::make_unexpected(file.error());
   return from_file(std::move(*file));
@@ -169,7 +178,26 @@ result<std::shared_ptr<const model>> model::from_file(gguf_file file) {
     TROUPE_TRY_SET(l.w_down, matrix(f, n("ffn_down.weight"), h.n_ff, h.n_embd));
   }
 #undef TROUPE_TRY_SET
+  m->pack_for_kernels();
   return std::shared_ptr<const model>(std::move(m));
+}
+
+bool model::all_matrices_packed() const {
+  if (output_.packed == nullptr) return false;
+  for (const layer_weights& l : layers_)
+    for (const weight_view* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+      if (w->packed == nullptr) return false;
+  return true;
+}
+
+void model::pack_for_kernels() {
+  // A tied output is a copy of token_embd_'s view, which embed() keeps reading as it is.
+  std::vector<weight_view*> ws{&output_};
+  for (layer_weights& l : layers_)
+    for (weight_view* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) ws.push_back(w);
+  // Views without a faster layout on this CPU (or all, if memory cannot be mapped) keep
+  // packed == nullptr: matmul then reads the file's blocks.
+  packed_ = pack_weights(ws);
 }
 
 std::size_t model::weight_bytes_per_token() const {

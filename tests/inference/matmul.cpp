@@ -6,7 +6,9 @@
 #include <troupe/inference/thread_pool.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "support/simd_rerun.hpp"
@@ -190,11 +192,83 @@ TEST_CASE("matmul_many gives each product exactly as matmul does") {
     }
 }
 
+// Packed Q8_0 (pack_weights; AVX-512 VNNI only): panels of 16 rows with padding rows, an odd
+// last block padded to a pair, token tiles of up to 12 split evenly.
+TEST_CASE("packed Q8_0 matmul matches the reference and the unpacked kernels") {
+  const bool packs = host_cpu_features().avx512 && host_cpu_features().avx512_vnni;
+  MESSAGE("packed Q8_0 kernels: " << std::string(packs ? "yes" : "no (pack_weights returns empty, matmul reads the blocks)"));
+  thread_pool pool(2);
+  unsigned seed = 500;
+  double worst = 0, worst_vs_unpacked = 0;
+  for (std::size_t cols : {std::size_t{32}, std::size_t{96}, std::size_t{160}, std::size_t{960}}) {
+    for (std::size_t rows : {1u, 15u, 16u, 17u, 33u, 70u, 300u}) {
+      for (std::size_t n_tok = 1; n_tok <= 26; n_tok += (n_tok < 20 ? 1 : 6)) {
+        INFO("rows " << rows << " cols " << cols << " tokens " << n_tok);
+        auto p = make_problem(tensor_type::q8_0, rows, cols, n_tok, seed++);
+        const packed_weights packed = pack_weights(p.view());
+        CHECK(static_cast<bool>(packed) == packs);
+        weight_view v = p.view();
+        v.packed = packed.data();
+        std::vector<float> y(n_tok * rows, NAN), plain(n_tok * rows), ref(n_tok * rows);
+        thread_pool* tp = (seed % 2) != 0 ? &pool : nullptr;
+        matmul(v, p.x.data(), n_tok, y.data(), tp);
+        matmul(p.view(), p.x.data(), n_tok, plain.data(), tp);
+        matmul_reference(p.view(), p.x.data(), n_tok, ref.data());
+        const auto bound = bounds(p);
+        for (std::size_t i = 0; i < y.size(); ++i) {
+          INFO("token " << i / rows << " row " << i % rows << " y " << y[i] << " ref " << ref[i]);
+          REQUIRE(std::fabs(static_cast<double>(y[i]) - ref[i]) <= bound[i]);
+          worst = std::max(worst, std::fabs(static_cast<double>(y[i]) - ref[i]) / bound[i]);
+          // Same int8 activations and integer dots: only the f32 summation order differs.
+          REQUIRE(std::fabs(y[i] - plain[i]) <= 1e-5 * bound[i] / 1e-3 + 1e-6);
+          worst_vs_unpacked = std::max(worst_vs_unpacked, static_cast<double>(std::fabs(y[i] - plain[i])));
+        }
+      }
+    }
+  }
+  MESSAGE("packed Q8_0: largest error / bound = " << worst << ", largest |packed - unpacked| = " << worst_vs_unpacked);
+  CHECK(worst > 1e-3);  // the activation rounding shows
+}
+
+TEST_CASE("pack_weights packs only what this CPU's kernels read") {
+  const auto p = make_problem(tensor_type::q4_0, 20, 64, 1, 9);
+  CHECK_FALSE(pack_weights(p.view()));
+  const auto f = make_problem(tensor_type::f16, 20, 64, 1, 9);
+  CHECK_FALSE(pack_weights(f.view()));
+}
+
+TEST_CASE("pack_weights packs many matrices into one mapping") {
+  const bool packs = host_cpu_features().avx512 && host_cpu_features().avx512_vnni;
+  const auto a = make_problem(tensor_type::q8_0, 33, 96, 5, 31);
+  const auto b = make_problem(tensor_type::q4_0, 8, 96, 5, 32);  // no packed layout: left alone
+  const auto c = make_problem(tensor_type::q8_0, 16, 2560, 5, 33);
+  weight_view va = a.view(), vb = b.view(), vc = c.view();
+  weight_view* views[] = {&va, &vb, &vc};
+  const packed_weights packed = pack_weights(views);
+  REQUIRE(static_cast<bool>(packed) == packs);
+  CHECK(vb.packed == nullptr);
+  if (!packs) return;
+  CHECK(va.packed == packed.data());
+  CHECK(vc.packed != nullptr);
+  CHECK(reinterpret_cast<std::uintptr_t>(vc.packed) % 64 == 0);
+  for (const auto* pv : {&a, &c}) {
+    const weight_view& v = pv == &a ? va : vc;
+    const packed_weights alone = pack_weights(pv->view());
+    weight_view one = pv->view();
+    one.packed = alone.data();
+    std::vector<float> y(5 * pv->rows), y_alone(5 * pv->rows);
+    matmul(v, pv->x.data(), 5, y.data(), nullptr);
+    matmul(one, pv->x.data(), 5, y_alone.data(), nullptr);
+    CHECK(y == y_alone);
+  }
+}
+
 TEST_CASE("matmul matches the reference on every SIMD path") {
   for (const char* simd : {"scalar", "avx2"}) {
     INFO("TROUPE_SIMD=" << std::string(simd));
     std::string out;
     CHECK_MESSAGE(troupe::test::rerun_with_simd(simd, "matmul matches the reference for every type and odd shapes", out), out);
     CHECK_MESSAGE(troupe::test::rerun_with_simd(simd, "k-quant matmul rounds activations like llama.cpp Q8_K", out), out);
+    CHECK_MESSAGE(troupe::test::rerun_with_simd(simd, "packed Q8_0 matmul matches the reference and the unpacked kernels", out), out);
   }
 }

@@ -22,6 +22,13 @@ struct act_q8 {
   /// ...and the same for -offset * sum, the start of the integer accumulators that cancels
   /// the unsigned weight operand's offset (offset 16 for Q8_0, 1 for Q4_0, 0 otherwise).
   const std::int32_t* start_pair;
+  /// For the packed Q8_0 kernel only (null otherwise), block-major, so that the tokens of a
+  /// tile sit together at fixed offsets: (k/32, n_tokens, 32) quants, (k/32, n_tokens)
+  /// scales, and (k/32, n_tokens) -128 * sum of each block, the start of the accumulators
+  /// that cancels the +128 of packed Q8_0 weights.
+  const std::int8_t* qs_bt;
+  const float* d_bt;
+  const std::int32_t* offset_sum;
   std::size_t k;             ///< values per token (a multiple of 32)
 };
 
@@ -36,6 +43,22 @@ struct tile_args {
   float* y;
   std::size_t y_stride;
 };
+
+/// Packed Q8_0 (pack_weights on AVX-512 VNNI; written by pack_q8_0, read by
+/// avx512::tile_q8_0_packed). The rows are cut into panels of 16 (the last padded with zero
+/// rows); a panel holds, for each pair of 32-value blocks (an odd last block padded with a
+/// zero block), 1024 bytes of quants then 64 bytes of f16 scales. The quants are block 2p's
+/// 512 bytes then block 2p+1's; within a block, 8 chunks of 64 bytes, chunk j holding values
+/// 4j..4j+3 of rows 0..15 (row r at bytes 4r..4r+3) as unsigned bytes w + 128. The scales are
+/// block 2p's 16 rows, then block 2p+1's. So one zmm load is one chunk: 16 rows x 4 values,
+/// one vpdpbusd lane per row; every load is 64-byte aligned.
+inline constexpr std::size_t q8_0_panel_rows = 16;
+inline constexpr std::size_t q8_0_pair_bytes = 1088;
+/// Bytes of one packed Q8_0 panel of rows with k values each.
+constexpr std::size_t q8_0_panel_bytes(std::size_t k) { return (k / 32 + 1) / 2 * q8_0_pair_bytes; }
+/// Packs `rows` Q8_0 rows of k values (row stride w_stride bytes) into `out`
+/// (ceil(rows / 16) * q8_0_panel_bytes(k) bytes).
+void pack_q8_0(const std::uint8_t* w, std::size_t w_stride, std::size_t rows, std::size_t k, std::uint8_t* out);
 
 #define TROUPE_ISA_KERNELS                                                                    \
   void f16_to_f32_row(const std::uint16_t* src, float* dst, std::size_t n);                     \
@@ -70,6 +93,9 @@ TROUPE_ISA_KERNELS
 /* int8 activations against Q4_K / Q6_K weights (VNNI) */
 void tile_q4_k(const tile_args& a, const act_q8& x);
 void tile_q6_k(const tile_args& a, const act_q8& x);
+/* int8 activations against packed Q8_0 (see pack_q8_0): a.w is the first panel, a.w_stride
+   the panel bytes; a.n_rows need not be a multiple of 16. Needs act_q8::offset_sum. */
+void tile_q8_0_packed(const tile_args& a, const act_q8& x);
 } // namespace avx512
 
 #undef TROUPE_ISA_KERNELS

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "cpu/isa.hpp"
@@ -28,6 +29,8 @@ struct kernel_set {
   // int8-activation kernels for the k-quants; nullptr: expand rows to f32 instead.
   void (*tile_q4_k)(const tile_args&, const act_q8&) = nullptr;
   void (*tile_q6_k)(const tile_args&, const act_q8&) = nullptr;
+  // packed Q8_0 (pack_weights); nullptr: this kernel set reads the file's blocks only.
+  void (*tile_q8_0_packed)(const tile_args&, const act_q8&) = nullptr;
 };
 
 const kernel_set& kernels() {
@@ -35,7 +38,8 @@ const kernel_set& kernels() {
     const auto& cpu = host_cpu_features();
     if (cpu.avx512 && cpu.avx512_vnni)
       return kernel_set{avx512::tile_f32, avx512::tile_f16, avx512::tile_bf16, avx512::tile_q8_0,
-                        avx512::tile_q4_0, avx512::quantize_act, avx512::tile_q4_k, avx512::tile_q6_k};
+                        avx512::tile_q4_0, avx512::quantize_act, avx512::tile_q4_k, avx512::tile_q6_k,
+                        avx512::tile_q8_0_packed};
     if (cpu.avx2)
       return kernel_set{avx2::tile_f32, avx2::tile_f16, avx2::tile_bf16, avx2::tile_q8_0, avx2::tile_q4_0,
                         avx2::quantize_act, avx2::tile_q4_k, avx2::tile_q6_k};
@@ -53,6 +57,9 @@ struct act_buffers {
   std::vector<std::int32_t> sum16;
   std::vector<float> d_pair;
   std::vector<std::int32_t> start_pair;
+  std::vector<std::int8_t> qs_bt;
+  std::vector<float> d_bt;
+  std::vector<std::int32_t> offset_sum;
 };
 
 /// The calling thread's activation buffers (each thread that calls matmul has its own).
@@ -91,9 +98,10 @@ void quantize_super_blocks(const float* x, std::size_t n_super, std::int8_t* qs,
 
 /// Quantizes x(n_tok, k) to int8 blocks (of 32 with their own scales, or with
 /// `super_blocks` of 256 sharing one scale); `lane_offset` is the per-lane accumulator
-/// offset of the weight format (see act_q8::start_pair).
+/// offset of the weight format (see act_q8::start_pair). For packed Q8_0 (`packed`), the
+/// quants, scales and offset sums are (also) made block-major instead of the pair arrays.
 act_q8 quantize_activations(const float* x, std::size_t n_tok, std::size_t k, act_buffers& buf,
-                            std::int32_t lane_offset, bool super_blocks) {
+                            std::int32_t lane_offset, bool super_blocks, bool packed = false) {
   const std::size_t nb = k / 32, np = nb / 2;
   buf.qs.resize(n_tok * k);
   buf.d.resize(n_tok * nb);
@@ -103,6 +111,20 @@ act_q8 quantize_activations(const float* x, std::size_t n_tok, std::size_t k, ac
     quantize_super_blocks(x, n_tok * k / 256, buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data());
   else
     kernels().quantize_act(x, n_tok * nb, buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data());
+  if (packed) {
+    buf.offset_sum.resize(n_tok * nb);
+    buf.d_bt.resize(n_tok * nb);
+    if (n_tok > 1) buf.qs_bt.resize(n_tok * k);  // one token: qs is already block-major
+    for (std::size_t t = 0; t < n_tok; ++t) {
+      for (std::size_t b = 0; b < nb; ++b) {
+        buf.offset_sum[b * n_tok + t] = -128 * buf.sum[t * nb + b];
+        buf.d_bt[b * n_tok + t] = buf.d[t * nb + b];
+        if (n_tok > 1) std::memcpy(buf.qs_bt.data() + (b * n_tok + t) * 32, buf.qs.data() + (t * nb + b) * 32, 32);
+      }
+    }
+    return act_q8{buf.qs.data(),      buf.d.data(),    buf.sum.data(), buf.sum16.data(), nullptr, nullptr,
+                  n_tok > 1 ? buf.qs_bt.data() : buf.qs.data(), buf.d_bt.data(), buf.offset_sum.data(), k};
+  }
   buf.d_pair.resize(n_tok * np * 16);
   buf.start_pair.resize(n_tok * np * 16);
   for (std::size_t t = 0; t < n_tok; ++t) {
@@ -117,7 +139,7 @@ act_q8 quantize_activations(const float* x, std::size_t n_tok, std::size_t k, ac
     }
   }
   return act_q8{buf.qs.data(), buf.d.data(), buf.sum.data(), buf.sum16.data(), buf.d_pair.data(),
-                buf.start_pair.data(), k};
+                buf.start_pair.data(), nullptr, nullptr, nullptr, k};
 }
 
 /// Rows per task: small enough that the pool balances (several tasks per thread), large
@@ -141,6 +163,25 @@ std::size_t float_rows_per_task(std::size_t rows, std::size_t n_threads, std::si
   const std::size_t target_tasks = 4 * n_threads;
   const std::size_t rb = (rows + target_tasks - 1) / target_tasks;
   return std::clamp<std::size_t>((rb + 3) / 4 * 4, 8, 1024);
+}
+
+/// Tasks for packed Q8_0, in whole 16-row panels: task i covers panels [bounds[i],
+/// bounds[i + 1]). Several tokens: about eight even tasks per thread of at most 8 panels.
+/// One token streams the weights from memory: guided sizes, each task a 1/(2 * threads) share
+/// of the panels left, so the first tasks are long streams (which suit the hardware
+/// prefetcher) and the last ones single panels (so the threads finish together).
+void packed_tasks(std::size_t rows, std::size_t n_threads, std::size_t n_tok, std::vector<std::size_t>& bounds) {
+  const std::size_t panels = (rows + q8_0_panel_rows - 1) / q8_0_panel_rows;
+  bounds.assign(1, 0);
+  if (n_tok == 1) {
+    for (std::size_t done = 0; done < panels;) {
+      done += std::max<std::size_t>(1, (panels - done) / (2 * n_threads));
+      bounds.push_back(done);
+    }
+    return;
+  }
+  const std::size_t per_task = std::clamp<std::size_t>((panels + 8 * n_threads - 1) / (8 * n_threads), 1, 8);
+  for (std::size_t p = per_task; p < panels + per_task; p += per_task) bounds.push_back(std::min(p, panels));
 }
 
 void run_tasks(thread_pool* pool, std::size_t n_tasks, const std::function<void(std::size_t, std::size_t)>& fn) {
@@ -179,6 +220,21 @@ void matmul(const weight_view& w, const float* x, std::size_t n_tok, float* y, t
       return;
     }
     case tensor_type::q8_0:
+      if (w.packed != nullptr && ks.tile_q8_0_packed != nullptr) {
+        const act_q8 act = quantize_activations(x, n_tok, w.cols, caller_buffers(), 16, false, true);
+        thread_local std::vector<std::size_t> bounds;  // the caller's; workers only read it
+        packed_tasks(w.rows, n_threads, n_tok, bounds);
+        const std::size_t panel = q8_0_panel_bytes(w.cols);
+        const auto* packed = static_cast<const std::uint8_t*>(w.packed);
+        const std::vector<std::size_t>& b = bounds;
+        run_tasks(pool, b.size() - 1, [&](std::size_t task, std::size_t) {
+          const std::size_t p0 = b[task], p1 = b[task + 1];
+          const std::size_t r0 = p0 * q8_0_panel_rows, r1 = std::min(w.rows, p1 * q8_0_panel_rows);
+          ks.tile_q8_0_packed(tile_args{packed + p0 * panel, panel, r1 - r0, w.cols, n_tok, y + r0, w.rows}, act);
+        });
+        return;
+      }
+      [[fallthrough]];
     case tensor_type::q4_0: {
       const act_q8 act = quantize_activations(x, n_tok, w.cols, caller_buffers(),
                                              w.type == tensor_type::q8_0 ? 16 : 1, false);

@@ -18,6 +18,8 @@
 
 #include <cstddef>
 #include <initializer_list>
+#include <span>
+#include <utility>
 
 #include "troupe/inference/tensor_type.hpp"
 
@@ -33,7 +35,59 @@ struct weight_view {
   std::size_t rows;       ///< output features
   std::size_t cols;       ///< input features = values per row (a multiple of the block size)
   std::size_t row_bytes;  ///< stride between rows (at least row_bytes(type, cols))
+  /// The same weights re-laid-out by pack_weights for this CPU's kernels, or null. matmul
+  /// reads these when set; matmul_reference (and everything else) reads `data`.
+  const void* packed = nullptr;
 };
+
+/// Anonymous memory (64-byte aligned, transparent huge pages requested) holding one weight
+/// matrix in the layout of this CPU's fastest kernels. Move-only; unmapped on destruction.
+class packed_weights {
+public:
+  packed_weights() = default;
+  packed_weights(packed_weights&& o) noexcept : mem_(o.mem_), bytes_(o.bytes_), mapped_(o.mapped_) {
+    o.mem_ = nullptr;
+    o.bytes_ = o.mapped_ = 0;
+  }
+  packed_weights& operator=(packed_weights&& o) noexcept {
+    if (this != &o) {
+      release();
+      std::swap(mem_, o.mem_);
+      std::swap(bytes_, o.bytes_);
+      std::swap(mapped_, o.mapped_);
+    }
+    return *this;
+  }
+  packed_weights(const packed_weights&) = delete;
+  packed_weights& operator=(const packed_weights&) = delete;
+  ~packed_weights() { release(); }
+
+  /// First byte of the packed matrix (null when empty).
+  [[nodiscard]] const void* data() const { return mem_; }
+  /// Bytes of the packed matrix (0 when empty).
+  [[nodiscard]] std::size_t bytes() const { return bytes_; }
+  /// True when the matrix was packed.
+  explicit operator bool() const { return mem_ != nullptr; }
+
+private:
+  friend packed_weights pack_weights(std::span<weight_view* const> ws);
+  void release();
+  void* mem_ = nullptr;
+  std::size_t bytes_ = 0;   ///< packed matrix
+  std::size_t mapped_ = 0;  ///< the mapping (bytes_ rounded up to pages)
+};
+
+/// Re-lays-out w for the kernels matmul uses on this CPU when they have a faster layout for
+/// w's type: today Q8_0 on AVX-512 VNNI (panels of 16 rows, quants interleaved 4 bytes per
+/// row, +128 so they are unsigned, f16 scales beside them; see cpu/isa.hpp). Returns an
+/// empty object otherwise, or when memory cannot be mapped. To use it, set
+/// `w.packed = result.data()` and keep the result alive while w is used.
+[[nodiscard]] packed_weights pack_weights(const weight_view& w);
+
+/// The same for many matrices at once, into one mapping (so that huge pages cover small
+/// matrices too): packs each view that has a faster layout and sets its `packed`; views
+/// without one are left alone. Keep the result alive while the views are used.
+[[nodiscard]] packed_weights pack_weights(std::span<weight_view* const> ws);
 
 /// y(n_tokens, w.rows) = x(n_tokens, w.cols) * w^T, row-major, with the rows split over
 /// `pool` (nullptr: the calling thread only). n_tokens = 1 is a matrix-vector product

@@ -1,5 +1,8 @@
 // A loaded Llama-family model: hyper-parameters read from GGUF metadata and validated views of
-// every weight tensor (pointing into the memory-mapped file; nothing is copied).
+// every weight tensor, pointing into the memory-mapped file. Where this CPU's kernels have a
+// faster layout for a matrix (pack_weights: Q8_0 on AVX-512 VNNI), it is also copied once, at
+// load, into that layout (weight_view::packed), which matmul reads; the reference forward pass
+// and the embedding lookup keep reading the file.
 #pragma once
 
 #include <cstdint>
@@ -61,7 +64,8 @@ public:
   /// tensor, a wrong shape or an unsupported type is an error naming the tensor. By default
   /// the file is read into anonymous memory with transparent huge pages (decode streams every
   /// weight once per token, and 4 KiB pages cost it TLB misses: measured 4-8% of decode
-  /// speed here); gguf_memory::mapped shares the page cache instead.
+  /// speed here), unless every matrix is packed for the kernels anyway (then the shared
+  /// mapping is kept); gguf_memory::mapped always shares the page cache instead.
   [[nodiscard]] static result<std::shared_ptr<const model>> load(const std::string& path,
                                                                  gguf_memory memory = gguf_memory::huge_pages);
 
@@ -82,6 +86,11 @@ public:
 
 private:
   explicit model(gguf_file file) : file_(std::move(file)) {}
+  /// Re-lays-out the matrices matmul reads (pack_weights) and points their views at the copies.
+  void pack_for_kernels();
+  /// True when matmul reads every matrix from packed_ (the file's blocks only serve embed()
+  /// and the reference forward pass).
+  [[nodiscard]] bool all_matrices_packed() const;
 
   gguf_file file_;
   hparams hp_;
@@ -89,6 +98,7 @@ private:
   const float* output_norm_ = nullptr;
   weight_view output_{};
   std::vector<layer_weights> layers_;
+  packed_weights packed_;  ///< owner of the weight_view::packed copies
 };
 
 /// Reads hyper-parameters from metadata (exposed for tests and `troupe info`-like tools).
