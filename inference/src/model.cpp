@@ -198,6 +198,10 @@ void model::pack_for_kernels() {
   // Views without a faster layout on this CPU (or all, if memory cannot be mapped) keep
   // packed == nullptr: matmul then reads the file's blocks.
   packed_ = pack_weights(ws);
+  // matmul reads the packed copies only: the file's pages of those matrices need not stay
+  // resident (a tied output's pages are the embeddings', which embed() reads a row at a time).
+  for (const weight_view* w : ws)
+    if (w->packed != nullptr) file_.release_resident(w->data, w->rows * w->row_bytes);
 }
 
 std::size_t model::weight_bytes_per_token() const {

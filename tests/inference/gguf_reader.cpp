@@ -3,8 +3,10 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <vector>
 
 #include <troupe/inference/gguf.hpp>
+#include <troupe/inference/model_gen.hpp>
 
 #include "support/gguf_bytes.hpp"
 #include "support/temp_dir.hpp"
@@ -280,4 +282,23 @@ TEST_CASE("llama.cpp's own vocabulary files open") {
   CHECK(spm->get_f32_array("tokenizer.ggml.scores")->size() == 32000);
   CHECK(spm->get_i32_array("tokenizer.ggml.token_type")->size() == 32000);
   CHECK((*spm->get_string_array("tokenizer.ggml.tokens"))[1] == "<s>");
+}
+
+TEST_CASE("release_resident keeps every byte readable, mapped or copied") {
+  troupe::test::temp_dir dir;
+  troupe::inference::model_spec spec;  // tensors of many pages, so whole pages are dropped
+  spec.n_embd = 256;
+  spec.n_ff = 512;
+  spec.n_layer = 1;
+  const auto p = dir / "m.gguf";
+  REQUIRE(troupe::inference::write_random_model(spec, p.string()));
+  for (const auto memory : {gguf_memory::mapped, gguf_memory::huge_pages}) {
+    auto f = gguf_file::open(p, memory);
+    REQUIRE(f.has_value());
+    for (const auto& t : f->tensors()) {
+      const std::vector<std::byte> before(t.data, t.data + t.bytes);
+      f->release_resident(t.data, t.bytes);
+      CHECK(std::memcmp(before.data(), t.data, t.bytes) == 0);
+    }
+  }
 }

@@ -68,6 +68,10 @@ gguf_file::~gguf_file() = default;
 
 std::uint64_t gguf_file::file_bytes() const { return map_ ? map_->size() : 0; }
 
+void gguf_file::release_resident(const void* p, std::size_t n) const {
+  if (map_) map_->drop_pages(static_cast<const std::byte*>(p), n);
+}
+
 const gguf_value* gguf_file::find(std::string_view key) const {
   auto it = kv_index_.find(key);
   return it == kv_index_.end() ? nullptr : &kvs_[it->second].value;

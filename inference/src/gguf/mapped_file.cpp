@@ -49,13 +49,13 @@ result<std::unique_ptr<mapped_file>> mapped_file::open(const std::filesystem::pa
   if (!S_ISREG(st.st_mode))
     return fail(errc::io, fmt::format("'{}' is not a regular file", path.string()));
   const auto size = static_cast<std::size_t>(st.st_size);
-  if (size == 0) return std::unique_ptr<mapped_file>(new mapped_file(nullptr, 0, nullptr, 0));
+  if (size == 0) return std::unique_ptr<mapped_file>(new mapped_file(nullptr, 0, nullptr, 0, true));
   void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.fd, 0);
   if (p == MAP_FAILED)
     return fail(errc::io, fmt::format("cannot map '{}': {}", path.string(), std::strerror(errno)));
   // Pages read in from now on come in 2 MiB folios where the file system can (a hint).
   (void)::madvise(p, size, MADV_HUGEPAGE);
-  return std::unique_ptr<mapped_file>(new mapped_file(static_cast<const std::byte*>(p), size, p, size));
+  return std::unique_ptr<mapped_file>(new mapped_file(static_cast<const std::byte*>(p), size, p, size, true));
 }
 
 result<std::unique_ptr<mapped_file>> mapped_file::read_into_huge_pages(const std::filesystem::path& path) {
@@ -69,7 +69,7 @@ result<std::unique_ptr<mapped_file>> mapped_file::read_into_huge_pages(const std
   if (!S_ISREG(st.st_mode))
     return fail(errc::io, fmt::format("'{}' is not a regular file", path.string()));
   const auto size = static_cast<std::size_t>(st.st_size);
-  if (size == 0) return std::unique_ptr<mapped_file>(new mapped_file(nullptr, 0, nullptr, 0));
+  if (size == 0) return std::unique_ptr<mapped_file>(new mapped_file(nullptr, 0, nullptr, 0, true));
   // Over-allocate by 2 MiB and start on the first 2 MiB boundary inside.
   const std::size_t bytes = (size + huge_page_bytes - 1) / huge_page_bytes * huge_page_bytes + huge_page_bytes;
   void* map = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -89,7 +89,15 @@ result<std::unique_ptr<mapped_file>> mapped_file::read_into_huge_pages(const std
     done += static_cast<std::size_t>(n);
   }
   (void)::mprotect(map, bytes, PROT_READ);  // read-only from here, like the mapping
-  return std::unique_ptr<mapped_file>(new mapped_file(data, size, map, bytes));
+  return std::unique_ptr<mapped_file>(new mapped_file(data, size, map, bytes, false));
+}
+
+void mapped_file::drop_pages(const std::byte* p, std::size_t n) const {
+  if (!file_backed_ || p == nullptr || n == 0 || p < data_ || p + n > data_ + size_) return;
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<std::uintptr_t>(p) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<std::uintptr_t>(p) + n) / page * page;
+  if (end > begin) (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 mapped_file::~mapped_file() {

@@ -29,14 +29,19 @@ public:
 
   [[nodiscard]] const std::byte* data() const { return data_; }
   [[nodiscard]] std::size_t size() const { return size_; }
+  /// For a mapping of the file: drops the whole pages inside [p, p + n) from this process's
+  /// resident memory (read again from the page cache if touched later; the bytes never change,
+  /// since the mapping is read-only). For an anonymous copy: nothing (its pages are the only copy).
+  void drop_pages(const std::byte* p, std::size_t n) const;
 
 private:
-  mapped_file(const std::byte* data, std::size_t size, void* map, std::size_t map_bytes)
-      : data_(data), size_(size), map_(map), map_bytes_(map_bytes) {}
+  mapped_file(const std::byte* data, std::size_t size, void* map, std::size_t map_bytes, bool file_backed)
+      : data_(data), size_(size), map_(map), map_bytes_(map_bytes), file_backed_(file_backed) {}
   const std::byte* data_ = nullptr;
   std::size_t size_ = 0;
   void* map_ = nullptr;        ///< the mapping to unmap (contains data_)
   std::size_t map_bytes_ = 0;  ///< its length
+  bool file_backed_ = true;    ///< a mapping of the file (false: an anonymous copy)
 };
 
 } // namespace troupe::inference

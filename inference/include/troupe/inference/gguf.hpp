@@ -153,6 +153,10 @@ public:
   [[nodiscard]] std::uint64_t data_offset() const { return data_offset_; }
   /// Size of the file in bytes.
   [[nodiscard]] std::uint64_t file_bytes() const;
+  /// A hint that the `n` bytes at `p` (inside this file's data) will rarely be read again:
+  /// with gguf_memory::mapped their pages leave the process's resident memory (they are read
+  /// again from the page cache if touched); with a private copy nothing happens.
+  void release_resident(const void* p, std::size_t n) const;
   /// The path the file was opened from.
   [[nodiscard]] const std::filesystem::path& path() const { return path_; }
 
