@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -37,9 +38,8 @@ bool transparent_huge_pages_on() {
   return n > 0 && std::strstr(buf, "[never]") == nullptr;
 }
 
-} // namespace
-
-result<std::unique_ptr<mapped_file>> mapped_file::open(const std::filesystem::path& path) {
+/// Opens `path` read-only and checks it is a regular file: its descriptor and size.
+result<std::pair<int, std::size_t>> open_regular(const std::filesystem::path& path) {
   fd_guard fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (fd.fd < 0)
     return fail(errc::io, fmt::format("cannot open '{}': {}", path.string(), std::strerror(errno)));
@@ -48,7 +48,18 @@ result<std::unique_ptr<mapped_file>> mapped_file::open(const std::filesystem::pa
     return fail(errc::io, fmt::format("cannot stat '{}': {}", path.string(), std::strerror(errno)));
   if (!S_ISREG(st.st_mode))
     return fail(errc::io, fmt::format("'{}' is not a regular file", path.string()));
-  const auto size = static_cast<std::size_t>(st.st_size);
+  const int raw = fd.fd;
+  fd.fd = -1;  // handed to the caller
+  return std::pair<int, std::size_t>{raw, static_cast<std::size_t>(st.st_size)};
+}
+
+} // namespace
+
+result<std::unique_ptr<mapped_file>> mapped_file::open(const std::filesystem::path& path) {
+  auto opened = open_regular(path);
+  if (!opened) return tl::make_unexpected(opened.error());
+  const fd_guard fd{opened->first};
+  const std::size_t size = opened->second;
   if (size == 0) return std::unique_ptr<mapped_file>(new mapped_file(nullptr, 0, nullptr, 0, true));
   void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.fd, 0);
   if (p == MAP_FAILED)
@@ -60,15 +71,10 @@ result<std::unique_ptr<mapped_file>> mapped_file::open(const std::filesystem::pa
 
 result<std::unique_ptr<mapped_file>> mapped_file::read_into_huge_pages(const std::filesystem::path& path) {
   if (!transparent_huge_pages_on()) return open(path);
-  fd_guard fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (fd.fd < 0)
-    return fail(errc::io, fmt::format("cannot open '{}': {}", path.string(), std::strerror(errno)));
-  struct stat st {};
-  if (::fstat(fd.fd, &st) != 0)
-    return fail(errc::io, fmt::format("cannot stat '{}': {}", path.string(), std::strerror(errno)));
-  if (!S_ISREG(st.st_mode))
-    return fail(errc::io, fmt::format("'{}' is not a regular file", path.string()));
-  const auto size = static_cast<std::size_t>(st.st_size);
+  auto opened = open_regular(path);
+  if (!opened) return tl::make_unexpected(opened.error());
+  const fd_guard fd{opened->first};
+  const std::size_t size = opened->second;
   if (size == 0) return std::unique_ptr<mapped_file>(new mapped_file(nullptr, 0, nullptr, 0, true));
   // Over-allocate by 2 MiB and start on the first 2 MiB boundary inside.
   const std::size_t bytes = (size + huge_page_bytes - 1) / huge_page_bytes * huge_page_bytes + huge_page_bytes;
