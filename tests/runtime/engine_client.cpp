@@ -14,6 +14,7 @@
 #include <troupe/runtime/engine_client.hpp>
 #include <troupe/runtime/envelope.hpp>
 
+#include "support/generation_outcomes.hpp"
 #include "support/random_model_file.hpp"
 
 using namespace troupe::runtime;
@@ -25,38 +26,7 @@ struct model_file : troupe::test::random_model_file {
   explicit model_file(std::uint64_t seed = 3) : random_model_file(seed) {}
 };
 
-/// Collects outcomes by request id; wait() blocks the test thread until n have arrived.
-struct outcomes {
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::map<std::string, std::vector<result<generation_result>>> by_id;
-  std::map<std::string, std::string> pieces;
-  std::size_t n = 0;
-
-  done_callback done(const std::string& id) {
-    return [this, id](result<generation_result> r) {
-      std::lock_guard lock(mutex);
-      by_id[id].push_back(std::move(r));
-      ++n;
-      cv.notify_all();
-    };
-  }
-  piece_callback piece(const std::string& id) {
-    return [this, id](std::string_view p) {
-      std::lock_guard lock(mutex);
-      pieces[id] += p;
-    };
-  }
-  void wait(std::size_t count) {
-    std::unique_lock lock(mutex);
-    cv.wait(lock, [&] { return n >= count; });
-  }
-  const result<generation_result>& only(const std::string& id) {
-    std::lock_guard lock(mutex);
-    REQUIRE(by_id[id].size() == 1);
-    return by_id[id].front();
-  }
-};
+using outcomes = troupe::test::generation_outcomes;
 
 generation_request request(std::string id, std::string text, int max_tokens = 24) {
   generation_request r;

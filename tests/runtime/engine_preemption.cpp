@@ -16,6 +16,7 @@
 #include <troupe/inference/model.hpp>
 #include <troupe/runtime/engine_client.hpp>
 
+#include "support/generation_outcomes.hpp"
 #include "support/random_model_file.hpp"
 
 using namespace troupe::runtime;
@@ -56,40 +57,14 @@ generation_request request(std::string id, std::string text, int max_tokens) {
   return r;
 }
 
-/// Outcomes and streamed pieces by request id; wait() blocks until n outcomes arrived.
-struct outcomes {
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::map<std::string, result<generation_result>> by_id;
-  std::map<std::string, std::string> pieces;
-  std::size_t n = 0;
-
-  done_callback done(const std::string& id) {
-    return [this, id](result<generation_result> r) {
-      std::lock_guard lock(mutex);
-      by_id.emplace(id, std::move(r));
-      ++n;
-      cv.notify_all();
-    };
-  }
-  piece_callback piece(const std::string& id) {
-    return [this, id](std::string_view p) {
-      std::lock_guard lock(mutex);
-      pieces[id] += p;
-    };
-  }
-  void wait(std::size_t count) {
-    std::unique_lock lock(mutex);
-    cv.wait(lock, [&] { return n >= count; });
-  }
-};
+using outcomes = troupe::test::generation_outcomes;
 
 result<generation_result> run_alone(engine_client& c, generation_request r) {
   outcomes out;
   const auto id = r.request_id;
   c.generate(std::move(r), {}, out.done(id));
   out.wait(1);
-  return out.by_id.at(id);
+  return out.only(id);
 }
 
 const std::vector<std::string> topics = {
@@ -153,7 +128,7 @@ TEST_CASE("preemption: many requests under a small KV budget all finish with the
     for (std::size_t i = 0; i < topics.size(); ++i) {
       const auto id = fmt::format("r{}", i);
       CAPTURE(id);
-      const auto& r = out.by_id.at(id);
+      const auto& r = out.only(id);
       REQUIRE_MESSAGE(r.has_value(), (r ? std::string{} : r.error().message));
       CHECK(r->text == solo[i].text);
       CHECK(r->completion_tokens == solo[i].completion_tokens);
@@ -225,11 +200,11 @@ TEST_CASE("preemption: cancelling a preempted request while it waits ends it and
               });
   out.wait(2);
   REQUIRE(b_cancelled);
-  const auto& a = out.by_id.at("a");
+  const auto& a = out.only("a");
   REQUIRE(a.has_value());
   CHECK(a->text == a_solo->text);
   CHECK(out.pieces["a"] == a->text);
-  const auto& b = out.by_id.at("b");
+  const auto& b = out.only("b");
   REQUIRE_FALSE(b.has_value());
   CHECK(b.error().code == errc::cancelled);
   CHECK(c->stats().preemptions == 1);
