@@ -3,7 +3,6 @@
 //   bench_kernels [--json] [--rows N] [--cols N] [--tokens N] [--threads a,b] [--cached]
 //                 [--smollm [--cpu-time] [--types F16,Q8_0p,Q8_0,Q4_K]]   (Q8_0p: Q8_0 as pack_weights lays it out)
 // Weights are spread over copies totalling > 3x L3 so every matvec streams from DRAM.
-#include <immintrin.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,13 +20,12 @@
 #include <troupe/inference/quant.hpp>
 #include <troupe/inference/thread_pool.hpp>
 
+#include "bandwidth.hpp"
+
 using namespace troupe::inference;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
-
-constexpr std::size_t stream_bytes = 240u << 20;  // 5 windows of 48 MiB, each above L3 (32 MiB here)
-constexpr std::size_t window_bytes = 48u << 20;
 
 double process_cpu_s() {
   timespec ts{};
@@ -59,31 +57,10 @@ timing best_time(F&& fn, double min_s = 0.4, int min_reps = 3) {
   return best;
 }
 
-__attribute__((target("avx2"))) std::uint64_t read_chunk(const std::uint8_t* p, std::size_t n) {
-  __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
-  for (std::size_t i = 0; i + 128 <= n; i += 128) {
-    a = _mm256_xor_si256(a, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
-    b = _mm256_xor_si256(b, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
-    c = _mm256_xor_si256(c, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
-    d = _mm256_xor_si256(d, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
-  }
-  const __m256i x = _mm256_xor_si256(_mm256_xor_si256(a, b), _mm256_xor_si256(c, d));
-  return static_cast<std::uint64_t>(_mm256_extract_epi64(x, 0) ^ _mm256_extract_epi64(x, 3));
-}
-
-/// Streaming-read bandwidth (GB/s) with the pool's threads, each reading its chunks. Each
-/// timed pass reads the next 48 MiB window, so no pass finds its data in L3; the best pass
-/// counts (short passes are less likely to be preempted on a shared machine).
-double stream_bandwidth(thread_pool& pool, const std::uint8_t* buf) {
-  const std::size_t chunk = 1u << 20, n_chunks = window_bytes / chunk, n_windows = stream_bytes / window_bytes;
-  std::vector<std::uint64_t> sink(pool.size());
-  std::size_t window = 0;
-  const double s = best_time([&] {
-    const std::uint8_t* base = buf + (window++ % n_windows) * window_bytes;
-    pool.parallel_for(n_chunks, [&](std::size_t c, std::size_t t) { sink[t] ^= read_chunk(base + c * chunk, chunk); });
-  }, 0.5, 20).wall_s;
-  if (sink[0] == 42) std::fputs("", stderr);  // keep the reads alive
-  return static_cast<double>(window_bytes) / s / 1e9;
+/// Read bandwidth (GB/s) with the pool's threads: the same probe as bench_engine's bound
+/// (bandwidth.hpp), on 512 MiB and 5 passes per row to keep the run short.
+double stream_bandwidth(thread_pool& pool) {
+  return bench::measure_read_bandwidth(pool, std::size_t{512} << 20, 5).best / 1e9;
 }
 
 struct options {
@@ -131,7 +108,7 @@ struct result_row {
 /// Every linear layer of a SmolLM-360M-shaped model (32 layers, d 960, ffn 2560, 15 query
 /// and 5 key/value heads of 64, tied 49152-token output head): the time the matrix products
 /// of one decode step and of a prefill take, as an upper bound on tok/s for the forward pass.
-int run_smollm(const options& o, const std::uint8_t* stream_buf) {
+int run_smollm(const options& o) {
   struct shape {
     std::size_t rows, cols;
   };
@@ -187,7 +164,7 @@ int run_smollm(const options& o, const std::uint8_t* stream_buf) {
     const std::string name = std::string(traits_of(t).name) + (var.pack ? "p" : "");
     for (std::size_t n_threads : o.threads) {
       thread_pool pool(n_threads);
-      const double bw = stream_bandwidth(pool, stream_buf);
+      const double bw = stream_bandwidth(pool);
       const timing decode = best_time([&] {
         for (const auto& v : views) matmul(v, x.data(), 1, y.data(), &pool);
       }, 1.0, 5);
@@ -224,10 +201,7 @@ int run_smollm(const options& o, const std::uint8_t* stream_buf) {
 
 int main(int argc, char** argv) {
   const options o = parse(argc, argv);
-  std::vector<std::uint8_t> stream(stream_bytes + 64);
-  auto* stream_buf = reinterpret_cast<std::uint8_t*>((reinterpret_cast<std::uintptr_t>(stream.data()) + 63) & ~std::uintptr_t{63});
-  std::memset(stream_buf, 1, stream_bytes);
-  if (o.smollm) return run_smollm(o, stream_buf);
+  if (o.smollm) return run_smollm(o);
 
   std::mt19937 rng(1);
   std::normal_distribution<float> dist(0.0f, 1.0f);
@@ -239,7 +213,7 @@ int main(int argc, char** argv) {
                                tensor_type::q4_0, tensor_type::q4_k, tensor_type::q6_k};
   for (std::size_t n_threads : o.threads) {
     thread_pool pool(n_threads);
-    const double bw = stream_bandwidth(pool, stream_buf);
+    const double bw = stream_bandwidth(pool);
     for (std::size_t ti = 0; ti <= std::size(types); ++ti) {
       // Q8_0 a second time ("Q8_0p"), re-laid-out by pack_weights as the engine runs it.
       const bool pack = ti == std::size(types);

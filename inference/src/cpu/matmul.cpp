@@ -266,8 +266,8 @@ void matmul(const weight_view& w, const float* x, std::size_t n_tok, float* y, t
   }
 }
 
-// matmul_many: the float kernels of several matrices over one task list (owned by the f16
-// decode work; kept apart from matmul's per-type paths above).
+// matmul_many: the float kernels of several matrices over one task list; other types go
+// through matmul's per-type paths above, one matrix at a time.
 void matmul_many(std::initializer_list<matmul_out> outs, const float* x, std::size_t n_tok, thread_pool* pool) {
   const auto is_float = [](tensor_type t) {
     return t == tensor_type::f32 || t == tensor_type::f16 || t == tensor_type::bf16;

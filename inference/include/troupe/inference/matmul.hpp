@@ -40,8 +40,8 @@ struct weight_view {
   const void* packed = nullptr;
 };
 
-/// Anonymous memory (64-byte aligned, transparent huge pages requested) holding one weight
-/// matrix in the layout of this CPU's fastest kernels. Move-only; unmapped on destruction.
+/// Anonymous memory (64-byte aligned, transparent huge pages requested) holding one or more
+/// weight matrices in the layout of this CPU's fastest kernels. Move-only; unmapped on destruction.
 class packed_weights {
 public:
   packed_weights() = default;
@@ -62,9 +62,9 @@ public:
   packed_weights& operator=(const packed_weights&) = delete;
   ~packed_weights() { release(); }
 
-  /// First byte of the packed matrix (null when empty).
+  /// First byte of the packed matrices (null when empty).
   [[nodiscard]] const void* data() const { return mem_; }
-  /// Bytes of the packed matrix (0 when empty).
+  /// Bytes of the packed matrices (0 when empty).
   [[nodiscard]] std::size_t bytes() const { return bytes_; }
   /// True when the matrix was packed.
   explicit operator bool() const { return mem_ != nullptr; }
@@ -73,7 +73,7 @@ private:
   friend packed_weights pack_weights(std::span<weight_view* const> ws);
   void release();
   void* mem_ = nullptr;
-  std::size_t bytes_ = 0;   ///< packed matrix
+  std::size_t bytes_ = 0;   ///< packed matrices
   std::size_t mapped_ = 0;  ///< the mapping (bytes_ rounded up to pages)
 };
 
