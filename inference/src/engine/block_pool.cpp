@@ -4,18 +4,11 @@
 #include <cassert>
 #include <cstring>
 
+#include "splitmix64.hpp"
+
 namespace troupe::inference {
 
 namespace {
-
-std::uint64_t mix(std::uint64_t x) {  // splitmix64 finaliser
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
 
 std::size_t elem_bytes(tensor_type t) { return t == tensor_type::f32 ? 4 : 2; }
 
@@ -111,9 +104,9 @@ std::optional<block_id> block_pool::find(std::uint64_t hash, std::uint64_t paren
 }
 
 std::uint64_t block_pool::chain_hash(std::uint64_t parent, std::span<const std::int32_t> tokens) {
-  std::uint64_t h = mix(parent ^ 0x2545f4914f6cdd1dull);
-  for (std::int32_t t : tokens) h = mix(h ^ static_cast<std::uint32_t>(t)) + 0x9e3779b97f4a7c15ull;
-  return mix(h ^ tokens.size());
+  std::uint64_t h = detail::splitmix64_mix(parent ^ 0x2545f4914f6cdd1dull);
+  for (std::int32_t t : tokens) h = detail::splitmix64_mix(h ^ static_cast<std::uint32_t>(t)) + 0x9e3779b97f4a7c15ull;
+  return detail::splitmix64_mix(h ^ tokens.size());
 }
 
 } // namespace troupe::inference

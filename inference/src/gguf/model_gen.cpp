@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "gguf/synthetic_vocab.hpp"
+#include "splitmix64.hpp"
 #include "troupe/inference/gguf_writer.hpp"
 #include "troupe/inference/quant.hpp"
 
@@ -20,12 +21,7 @@ namespace {
 /// splitmix64: a small, fast, well-mixed 64-bit generator (same stream everywhere).
 struct splitmix64 {
   std::uint64_t state;
-  std::uint64_t next() {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
+  std::uint64_t next() { return detail::splitmix64_next(state); }
   /// Uniform in (0, 1].
   double uniform() { return (static_cast<double>(next() >> 11) + 1.0) * 0x1.0p-53; }
 };
