@@ -11,6 +11,7 @@
 #include <caf/send.hpp>
 #include <fmt/format.h>
 
+#include "envelope_alloc.hpp"
 #include "troupe/runtime/topic.hpp"
 
 namespace troupe::runtime::detail {
@@ -36,7 +37,7 @@ void fill(envelope& e, const agent_ctx& st, std::string_view to, std::string con
 std::shared_ptr<envelope> make_shared_envelope(const agent_ctx& st, std::string_view to, std::string content,
                                                std::map<std::string, std::string> metadata,
                                                message_kind kind, const envelope* answering = nullptr) {
-  auto e = std::make_shared<envelope>();
+  auto e = new_envelope();
   st.cell->owner.make_id(e->id);
   e->sender = st.cell->spec.name;
   e->recipient.assign(to.data(), to.size());
@@ -125,7 +126,7 @@ result<void> agent_ctx::send(std::string_view to, std::string content,
 result<void> agent_ctx::send(envelope message) {
   message.sender = cell->spec.name;
   if (!message.recipient.empty() && message.topic.empty())
-    return send_direct(std::make_shared<envelope>(std::move(message)));
+    return send_direct(new_envelope(std::move(message)));
   auto r = cell->owner.route(std::move(message), self->context());
   if (!r)
     return tl::make_unexpected(r.error());

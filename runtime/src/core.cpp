@@ -13,6 +13,7 @@
 
 #include "agent_actor.hpp"
 #include "core.hpp"
+#include "envelope_alloc.hpp"
 #include "troupe/runtime/topic.hpp"
 
 namespace troupe::runtime::detail {
@@ -281,7 +282,7 @@ result<std::size_t> core::route(envelope message, caf::execution_unit* unit) {
     auto cell = agents.find(message.recipient);
     if (!cell)
       return fail(errc::not_found, fmt::format("no agent named '{}'", message.recipient));
-    auto ok = deliver(cell, std::make_shared<const envelope>(std::move(message)), unit);
+    auto ok = deliver(cell, new_envelope(std::move(message)), unit);
     if (!ok)
       return tl::make_unexpected(ok.error());
     return 1;
@@ -291,7 +292,7 @@ result<std::size_t> core::route(envelope message, caf::execution_unit* unit) {
   if (auto ok = validate_topic(message.topic); !ok)
     return tl::make_unexpected(ok.error());
   auto targets = agents.matching(message.topic);
-  auto shared = std::make_shared<const envelope>(std::move(message)); // one copy for all
+  auto shared = new_envelope(std::move(message)); // one copy for all
   std::size_t accepted = 0;
   for (const auto& target : targets)
     if (deliver(target, std::shared_ptr<const envelope>{shared}, unit))
