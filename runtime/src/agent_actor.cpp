@@ -30,28 +30,34 @@ void fill(envelope& e, const agent_ctx& st, std::string_view to, std::string con
 }
 
 /// Built in its final (shared) place and stamped (id, timestamp, conversation): a direct
-/// message is never moved or copied after this. Each string is written once, straight into
-/// the envelope (an id or a name fits std::string's inline buffer: one small copy each).
-/// `answering` is the request a reply answers (its id becomes the parent, its conversation
-/// is kept), else null.
+/// message is never moved or copied after this. Each field is initialized once, straight from
+/// its source (no default-constructed string assigned to later); an id or a name fits
+/// std::string's inline buffer, so each is one small copy. `answering` is the request a reply
+/// answers (its id becomes the parent, its conversation is kept), else null.
 std::shared_ptr<envelope> make_shared_envelope(const agent_ctx& st, std::string_view to, std::string content,
                                                std::map<std::string, std::string> metadata,
                                                message_kind kind, const envelope* answering = nullptr) {
-  auto e = new_envelope();
-  st.cell->owner.make_id(e->id);
-  e->sender = st.cell->spec.name;
-  e->recipient.assign(to.data(), to.size());
-  if (answering) {
-    e->parent_id = answering->id;
-    e->conversation_id = answering->conversation_id;
-  }
-  if (e->conversation_id.empty())
-    e->conversation_id = e->parent_id.empty() ? e->id : e->parent_id;
-  e->timestamp_ms = coarse_now_ms();
-  e->content = std::move(content);
-  e->metadata = std::move(metadata);
-  e->kind = kind;
-  return e;
+  return build_envelope([&] {
+    std::string id = st.cell->owner.make_id();
+    const std::string* conversation = &id;
+    if (answering)
+      conversation = !answering->conversation_id.empty() ? &answering->conversation_id
+                     : !answering->id.empty()            ? &answering->id
+                                                         : &id;
+    return envelope{
+      .version = envelope_version,
+      .id = id,
+      .sender = st.cell->spec.name,
+      .recipient = std::string{to},
+      .topic = {},
+      .conversation_id = conversation == &id ? std::string{std::move(id)} : std::string{*conversation},
+      .parent_id = answering ? answering->id : std::string{},
+      .timestamp_ms = coarse_now_ms(),
+      .content = std::move(content),
+      .metadata = std::move(metadata),
+      .kind = kind,
+    };
+  });
 }
 
 /// The streamed pieces of one generation on their way from the inference client's thread to
@@ -87,7 +93,6 @@ private:
 
 result<void> agent_ctx::send_direct(std::shared_ptr<envelope> message) {
   auto& owner = cell->owner;
-  owner.stamp(*message);
   // Kept (not copied) when a cached peer turns out to have stopped: the same envelope then
   // goes to whoever has the name now.
   std::shared_ptr<const envelope> shared = std::move(message);
@@ -125,8 +130,10 @@ result<void> agent_ctx::send(std::string_view to, std::string content,
 
 result<void> agent_ctx::send(envelope message) {
   message.sender = cell->spec.name;
-  if (!message.recipient.empty() && message.topic.empty())
+  if (!message.recipient.empty() && message.topic.empty()) {
+    cell->owner.stamp(message);
     return send_direct(new_envelope(std::move(message)));
+  }
   auto r = cell->owner.route(std::move(message), self->context());
   if (!r)
     return tl::make_unexpected(r.error());

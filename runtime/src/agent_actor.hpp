@@ -39,7 +39,7 @@ struct agent_ctx : agent_context {
   static constexpr std::size_t peer_cache_size = 64;
   /// The last peer addressed (checked by name before `peers`: a conversation mostly talks to one).
   cell_ptr last_peer;
-  /// Stamps and delivers a direct message through the peer cache.
+  /// Delivers a stamped direct message through the peer cache.
   result<void> send_direct(std::shared_ptr<envelope> message);
 
   // agent_context

@@ -192,12 +192,6 @@ void core::run_scheduler() {
 }
 
 std::string core::make_id() {
-  std::string id;
-  make_id(id);
-  return id;
-}
-
-void core::make_id(std::string& out) {
   auto& b = this_thread_ids;
   if (b.serial != serial || b.next == b.end) {
     b.serial = serial;
@@ -207,9 +201,10 @@ void core::make_id(std::string& out) {
   }
   // Base 36 keeps "<8 hex>-<counter>" within std::string's 15-character inline buffer for
   // the first 2 billion ids, so an id (and the conversation id copied from it) allocates nothing.
-  out.assign(b.text, b.size);
+  std::string id(b.text, b.size);
   if (++b.next != b.end && !increment_id(b))
     format_id(b, id_prefix, b.next);
+  return id;
 }
 
 void core::emit(runtime_event event) {

@@ -124,8 +124,6 @@ struct core {
 
   /// A new unique envelope/request id: "<id_prefix>-<counter in base 36>".
   std::string make_id();
-  /// `make_id` written into `out` (no temporary string).
-  void make_id(std::string& out);
   bool wants_events() const { return observing.load(std::memory_order_acquire); }
   void emit(runtime_event event);
   void emit(event_type type, const std::string& agent, std::string detail,

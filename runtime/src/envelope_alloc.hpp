@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <memory>
 #include <new>
+#include <utility>
 
 #include "troupe/runtime/envelope.hpp"
 
@@ -41,6 +42,13 @@ struct block_cache {
   static std::size_t depot_blocks();
 };
 
+/// An argument to `allocate_shared` with `envelope_allocator`: the object is initialized from
+/// `make()`'s result, which (a prvalue) is built right in the shared block, not moved there.
+template <class F>
+struct built_by {
+  F make;
+};
+
 /// Allocator for `std::allocate_shared<envelope>`: single objects that fit a block come from
 /// `block_cache`, anything else from the heap.
 template <class T>
@@ -63,6 +71,14 @@ struct envelope_allocator {
     else
       std::allocator<T>{}.deallocate(p, n);
   }
+  template <class U, class F>
+  void construct(U* p, built_by<F>&& b) {
+    ::new (static_cast<void*>(p)) U(b.make()); // guaranteed copy elision
+  }
+  template <class U, class... A>
+  void construct(U* p, A&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<A>(args)...);
+  }
   template <class U>
   bool operator==(const envelope_allocator<U>&) const noexcept { return true; }
 };
@@ -70,6 +86,12 @@ struct envelope_allocator {
 /// A default envelope in a recycled block.
 inline std::shared_ptr<envelope> new_envelope() {
   return std::allocate_shared<envelope>(envelope_allocator<envelope>{});
+}
+
+/// The envelope `make()` returns, built in place in a recycled block.
+template <class F>
+std::shared_ptr<envelope> build_envelope(F&& make) {
+  return std::allocate_shared<envelope>(envelope_allocator<envelope>{}, built_by<F&>{make});
 }
 
 /// `message` moved into a recycled block.
