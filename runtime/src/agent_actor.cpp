@@ -297,6 +297,48 @@ void agent_ctx::deliver(const envelope& message) {
   behavior->on_message(*this, message);
 }
 
+void drain_inbox(caf::stateful_actor<agent_state>* self) {
+  auto& s = self->state.ctx;
+  std::shared_ptr<const envelope> e;
+  bool last = false;
+  for (int n = 0; n < drain_batch; ++n) {
+    if (!s.cell->inbox.pop(e, last))
+      return;
+    s.deliver(*e);
+    e.reset();
+    if (s.quit_after) {
+      self->quit();
+      return;
+    }
+    if (last) // the inbox is idle again; a later push sends a new wake
+      return;
+  }
+  self->send(self, atoms::wake_atom_v); // more waiting: stay scheduled, let others run
+}
+
+agent_actor_type::agent_actor_type(caf::actor_config& cfg, cell_ptr cell) : stateful_actor(cfg) {
+  state.ctx.cell = std::move(cell);
+}
+
+caf::behavior agent_actor_type::make_behavior() { return agent_actor(this, state.ctx.cell); }
+
+caf::invoke_message_result agent_actor_type::consume(caf::mailbox_element& x) {
+  // The inbox's wake is by far the most frequent message (one per idle-to-busy transition of
+  // the inbox). It is handled here, before CAF's generic dispatch (system-message
+  // categorization, pattern matching over the behavior's cases, the result visitor and its
+  // response promise), which a wake needs none of: it carries no data, is never a request or a
+  // response, and its handler returns nothing. Everything else takes CAF's path. An exception
+  // from a behavior propagates as before (CAF's reactivate catches it and the actor fails).
+  const auto& content = x.content();
+  if (!x.mid.is_response() && content.match_elements<caf::atom_value>() &&
+      content.get_as<caf::atom_value>(0) == atoms::wake_atom_v) {
+    current_mailbox_element(&x);
+    drain_inbox(this);
+    return caf::invoke_message_result::consumed;
+  }
+  return stateful_actor::consume(x);
+}
+
 caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cell_ptr cell) {
   auto& st = self->state.ctx;
   st.self = self;
@@ -313,25 +355,8 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cell_ptr cell)
   });
   self->send(self, atoms::start_atom_v);
   return {
-    // wake first: CAF tries the cases in order and it is by far the most frequent.
-    [self](atoms::wake_atom) {
-      auto& s = self->state.ctx;
-      std::shared_ptr<const envelope> e;
-      bool last = false;
-      for (int n = 0; n < drain_batch; ++n) {
-        if (!s.cell->inbox.pop(e, last))
-          return;
-        s.deliver(*e);
-        e.reset();
-        if (s.quit_after) {
-          self->quit();
-          return;
-        }
-        if (last) // the inbox is idle again; a later push sends a new wake
-          return;
-      }
-      self->send(self, atoms::wake_atom_v); // more waiting: stay scheduled, let others run
-    },
+    // Normally taken by agent_actor_type::consume before CAF's dispatch; kept for completeness.
+    [self](atoms::wake_atom) { drain_inbox(self); },
     [self](atoms::start_atom) {
       auto& s = self->state.ctx;
       // A restart sees the current subscriptions; an agent whose subscriptions never changed

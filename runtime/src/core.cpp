@@ -36,7 +36,7 @@ void watch(caf::stateful_actor<supervisor_state>* self, const cell_ptr& cell, ca
 }
 
 void start_incarnation(caf::stateful_actor<supervisor_state>* self, const cell_ptr& cell) {
-  watch(self, cell, self->spawn(agent_actor, cell));
+  watch(self, cell, self->spawn<agent_actor_type>(cell));
 }
 
 /// Watches every agent actor (monitor) and applies its restart policy when it fails.
@@ -234,26 +234,24 @@ void core::emit(event_type type, const std::string& agent, std::string detail,
   emit(std::move(e));
 }
 
-result<void> core::deliver(const cell_ptr& cell, std::shared_ptr<const envelope>&& message,
-                           caf::execution_unit* unit) {
-  auto r = cell->inbox.push(std::move(message), unit);
+result<void> core::not_queued(const agent_cell& cell, const bounded_inbox::push_result& r) {
   switch (r.what) {
     case bounded_inbox::outcome::queued:
       break;
     case bounded_inbox::outcome::closed:
-      return fail(errc::stopped, fmt::format("agent '{}' is stopping", cell->spec.name));
+      return fail(errc::stopped, fmt::format("agent '{}' is stopping", cell.spec.name));
     case bounded_inbox::outcome::rejected:
-      emit(event_type::rejected, cell->spec.name, "mailbox full (reject)");
+      emit(event_type::rejected, cell.spec.name, "mailbox full (reject)");
       return fail(errc::mailbox_full,
-                  fmt::format("mailbox of agent '{}' is full ({} messages)", cell->spec.name,
-                              cell->spec.mailbox.capacity));
+                  fmt::format("mailbox of agent '{}' is full ({} messages)", cell.spec.name,
+                              cell.spec.mailbox.capacity));
     case bounded_inbox::outcome::dropped_newest:
       if (wants_events())
-        emit(event_type::dropped, cell->spec.name, "mailbox full (drop_newest)", *r.evicted);
+        emit(event_type::dropped, cell.spec.name, "mailbox full (drop_newest)", *r.evicted);
       break;
     case bounded_inbox::outcome::dropped_oldest:
       if (wants_events())
-        emit(event_type::dropped, cell->spec.name, "mailbox full (drop_oldest)", *r.evicted);
+        emit(event_type::dropped, cell.spec.name, "mailbox full (drop_oldest)", *r.evicted);
       break;
   }
   return {};
@@ -319,7 +317,7 @@ result<void> core::spawn(agent_spec spec, agent_factory factory, bool internal) 
   emit(event_type::spawned, cell->spec.name, cell->spec.kind);
   // Spawned here (not by the supervisor) so that CAF spreads new actors over its workers
   // instead of queueing them all on the supervisor's worker; the supervisor then monitors.
-  auto a = system->spawn(agent_actor, cell);
+  auto a = system->spawn<agent_actor_type>(cell);
   caf::anon_send(supervisor, atoms::spawn_atom_v, cell_ref{cell}, std::move(a));
   return {};
 }

@@ -23,7 +23,16 @@ public:
   wake_element() : caf::mailbox_element(nullptr, caf::make_message_id(), {}), tuple(atoms::wake_atom_v) {}
 
   /// Takes the element for one enqueue (inbox lock held); false while CAF still holds it.
-  bool acquire() { return (state_.fetch_or(in_flight, std::memory_order_acquire) & in_flight) == 0; }
+  /// Only this (under the inbox lock) sets `in_flight` and only CAF's release clears it, so a
+  /// load and a store do (no read-modify-write): `orphaned` is set only by the inbox's
+  /// destructor, which does not run concurrently with a push.
+  bool acquire() {
+    auto s = state_.load(std::memory_order_acquire);
+    if (s & in_flight)
+      return false;
+    state_.store(s | in_flight, std::memory_order_relaxed);
+    return true;
+  }
 
   /// The inbox lets go: deletes now unless CAF holds it (then CAF's release deletes).
   void orphan() {
