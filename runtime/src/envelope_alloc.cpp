@@ -133,13 +133,15 @@ void* block_cache::take() {
     }
   }
   auto* block = static_cast<char*>(c.loaded.pop());
-  // The block was most likely last written on another core (a receiver freed it): ask for all
-  // its lines for writing at once, so the envelope's construction does not wait for them one
-  // by one; and for the next block's first line, which the next `take` reads.
+  // Blocks were most likely last written on another core (a receiver freed them): ask for all
+  // of this block's lines for writing at once, so that the envelope's construction does not
+  // wait for them one by one, and for all of the next block's, which then arrive while this
+  // one is used.
   for (std::size_t at = block_cache::block_align; at < block_cache::block_bytes; at += block_cache::block_align)
     __builtin_prefetch(block + at, 1);
-  if (!c.loaded.empty())
-    __builtin_prefetch(c.loaded.head, 1);
+  if (auto* next = reinterpret_cast<char*>(c.loaded.head))
+    for (std::size_t at = 0; at < block_cache::block_bytes; at += block_cache::block_align)
+      __builtin_prefetch(next + at, 1);
   return block;
 }
 
