@@ -9,10 +9,19 @@ namespace {
 
 constexpr bool recycle = block_cache::recycles;
 
-void* heap_block() { return ::operator new(block_cache::block_bytes, std::align_val_t{block_cache::block_align}); }
+void* heap_block() { return ::operator new(block_cache::block_bytes); }
 
 void heap_free(void* block) noexcept {
-  ::operator delete(block, block_cache::block_bytes, std::align_val_t{block_cache::block_align});
+  ::operator delete(block, block_cache::block_bytes);
+}
+
+/// Asks for every cache line of `block` for writing.
+void prefetch_for_write(const void* block) {
+  constexpr std::uintptr_t line = 64;
+  auto at = reinterpret_cast<std::uintptr_t>(block) & ~(line - 1);
+  auto end = reinterpret_cast<std::uintptr_t>(block) + block_cache::block_bytes;
+  for (; at < end; at += line)
+    __builtin_prefetch(reinterpret_cast<const void*>(at), 1);
 }
 
 /// Free blocks chained through their first word.
@@ -137,11 +146,9 @@ void* block_cache::take() {
   // of this block's lines for writing at once, so that the envelope's construction does not
   // wait for them one by one, and for all of the next block's, which then arrive while this
   // one is used.
-  for (std::size_t at = block_cache::block_align; at < block_cache::block_bytes; at += block_cache::block_align)
-    __builtin_prefetch(block + at, 1);
-  if (auto* next = reinterpret_cast<char*>(c.loaded.head))
-    for (std::size_t at = 0; at < block_cache::block_bytes; at += block_cache::block_align)
-      __builtin_prefetch(next + at, 1);
+  prefetch_for_write(block);
+  if (c.loaded.head)
+    prefetch_for_write(c.loaded.head);
   return block;
 }
 

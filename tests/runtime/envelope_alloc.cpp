@@ -16,7 +16,7 @@ using troupe::runtime::detail::block_cache;
 using troupe::runtime::detail::envelope_allocator;
 using troupe::runtime::detail::new_envelope;
 
-TEST_CASE("blocks are aligned; a shared envelope fits one and its block is reused") {
+TEST_CASE("blocks are aligned for any object; a shared envelope fits one and its block is reused") {
   // allocate_shared asks for one control block + envelope (two words of counts and a vtable
   // pointer at most in front of it).
   static_assert(sizeof(envelope) + 2 * sizeof(void*) <= block_cache::block_bytes);
