@@ -329,9 +329,10 @@ caf::invoke_message_result agent_actor_type::consume(caf::mailbox_element& x) {
   // response promise), which a wake needs none of: it carries no data, is never a request or a
   // response, and its handler returns nothing. Everything else takes CAF's path. An exception
   // from a behavior propagates as before (CAF's reactivate catches it and the actor fails).
-  const auto& content = x.content();
-  if (!x.mid.is_response() && content.match_elements<caf::atom_value>() &&
-      content.get_as<caf::atom_value>(0) == atoms::wake_atom_v) {
+  // The check is a pointer comparison with the inbox's reusable wake element; the rarer wakes
+  // (allocated while that element was still in CAF's hands, or sent by the actor to itself)
+  // take CAF's path to the same handler.
+  if (state.ctx.cell->inbox.is_wake(&x)) {
     current_mailbox_element(&x);
     drain_inbox(this);
     return caf::invoke_message_result::consumed;

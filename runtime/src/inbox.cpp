@@ -87,8 +87,10 @@ bounded_inbox::~bounded_inbox() {
 void bounded_inbox::wake(caf::execution_unit* unit) {
   // CAF's enqueue only queues (it never calls back into this inbox), so calling it with the
   // lock held cannot deadlock.
-  if (!wake_)
+  if (!wake_) {
     wake_ = new wake_element; // NOLINT: owned by the inbox and CAF together (see wake_element)
+    wake_id_.store(wake_, std::memory_order_relaxed);
+  }
   if (wake_->acquire()) {
     wake_->mid = caf::make_message_id();
     target_->enqueue(caf::mailbox_element_ptr{wake_}, unit);
