@@ -141,12 +141,10 @@ void* block_cache::take() {
         return heap_block();
     }
   }
-  auto* block = static_cast<char*>(c.loaded.pop());
+  void* block = c.loaded.pop();
   // Blocks were most likely last written on another core (a receiver freed them): ask for all
-  // of this block's lines for writing at once, so that the envelope's construction does not
-  // wait for them one by one, and for all of the next block's, which then arrive while this
-  // one is used.
-  prefetch_for_write(block);
+  // of the next block's lines for writing now, so that they arrive while this one is used
+  // (this one's were asked for by the previous take).
   if (c.loaded.head)
     prefetch_for_write(c.loaded.head);
   return block;
