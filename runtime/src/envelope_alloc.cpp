@@ -1,5 +1,6 @@
 #include "envelope_alloc.hpp"
 
+#include <cstdint>
 #include <mutex>
 #include <utility>
 #include <vector>
