@@ -11,6 +11,7 @@
 #include <caf/send.hpp>
 #include <fmt/format.h>
 
+#include "envelope_alloc.hpp"
 #include "troupe/runtime/topic.hpp"
 
 namespace troupe::runtime::detail {
@@ -29,28 +30,34 @@ void fill(envelope& e, const agent_ctx& st, std::string_view to, std::string con
 }
 
 /// Built in its final (shared) place and stamped (id, timestamp, conversation): a direct
-/// message is never moved or copied after this. Each string is written once, straight into
-/// the envelope (an id or a name fits std::string's inline buffer: one small copy each).
-/// `answering` is the request a reply answers (its id becomes the parent, its conversation
-/// is kept), else null.
+/// message is never moved or copied after this. Each field is initialized once, straight from
+/// its source (no default-constructed string assigned to later); an id or a name fits
+/// std::string's inline buffer, so each is one small copy. `answering` is the request a reply
+/// answers (its id becomes the parent, its conversation is kept), else null.
 std::shared_ptr<envelope> make_shared_envelope(const agent_ctx& st, std::string_view to, std::string content,
                                                std::map<std::string, std::string> metadata,
                                                message_kind kind, const envelope* answering = nullptr) {
-  auto e = std::make_shared<envelope>();
-  st.cell->owner.make_id(e->id);
-  e->sender = st.cell->spec.name;
-  e->recipient.assign(to.data(), to.size());
-  if (answering) {
-    e->parent_id = answering->id;
-    e->conversation_id = answering->conversation_id;
-  }
-  if (e->conversation_id.empty())
-    e->conversation_id = e->parent_id.empty() ? e->id : e->parent_id;
-  e->timestamp_ms = coarse_now_ms();
-  e->content = std::move(content);
-  e->metadata = std::move(metadata);
-  e->kind = kind;
-  return e;
+  return build_envelope([&] {
+    std::string id = st.cell->owner.make_id();
+    const std::string* conversation = &id;
+    if (answering)
+      conversation = !answering->conversation_id.empty() ? &answering->conversation_id
+                     : !answering->id.empty()            ? &answering->id
+                                                         : &id;
+    return envelope{
+      .version = envelope_version,
+      .id = id,
+      .sender = st.cell->spec.name,
+      .recipient = std::string{to},
+      .topic = {},
+      .conversation_id = conversation == &id ? std::string{std::move(id)} : std::string{*conversation},
+      .parent_id = answering ? answering->id : std::string{},
+      .timestamp_ms = coarse_now_ms(),
+      .content = std::move(content),
+      .metadata = std::move(metadata),
+      .kind = kind,
+    };
+  });
 }
 
 /// The streamed pieces of one generation on their way from the inference client's thread to
@@ -86,7 +93,6 @@ private:
 
 result<void> agent_ctx::send_direct(std::shared_ptr<envelope> message) {
   auto& owner = cell->owner;
-  owner.stamp(*message);
   // Kept (not copied) when a cached peer turns out to have stopped: the same envelope then
   // goes to whoever has the name now.
   std::shared_ptr<const envelope> shared = std::move(message);
@@ -124,8 +130,10 @@ result<void> agent_ctx::send(std::string_view to, std::string content,
 
 result<void> agent_ctx::send(envelope message) {
   message.sender = cell->spec.name;
-  if (!message.recipient.empty() && message.topic.empty())
-    return send_direct(std::make_shared<envelope>(std::move(message)));
+  if (!message.recipient.empty() && message.topic.empty()) {
+    cell->owner.stamp(message);
+    return send_direct(new_envelope(std::move(message)));
+  }
   auto r = cell->owner.route(std::move(message), self->context());
   if (!r)
     return tl::make_unexpected(r.error());
@@ -289,6 +297,49 @@ void agent_ctx::deliver(const envelope& message) {
   behavior->on_message(*this, message);
 }
 
+void drain_inbox(caf::stateful_actor<agent_state>* self) {
+  auto& s = self->state.ctx;
+  std::shared_ptr<const envelope> e;
+  bool last = false;
+  for (int n = 0; n < drain_batch; ++n) {
+    if (!s.cell->inbox.pop(e, last))
+      return;
+    s.deliver(*e);
+    e.reset();
+    if (s.quit_after) {
+      self->quit();
+      return;
+    }
+    if (last) // the inbox is idle again; a later push sends a new wake
+      return;
+  }
+  self->send(self, atoms::wake_atom_v); // more waiting: stay scheduled, let others run
+}
+
+agent_actor_type::agent_actor_type(caf::actor_config& cfg, cell_ptr cell) : stateful_actor(cfg) {
+  state.ctx.cell = std::move(cell);
+}
+
+caf::behavior agent_actor_type::make_behavior() { return agent_actor(this, state.ctx.cell); }
+
+caf::invoke_message_result agent_actor_type::consume(caf::mailbox_element& x) {
+  // The inbox's wake is by far the most frequent message (one per idle-to-busy transition of
+  // the inbox). It is handled here, before CAF's generic dispatch (system-message
+  // categorization, pattern matching over the behavior's cases, the result visitor and its
+  // response promise), which a wake needs none of: it carries no data, is never a request or a
+  // response, and its handler returns nothing. Everything else takes CAF's path. An exception
+  // from a behavior propagates as before (CAF's reactivate catches it and the actor fails).
+  // The check is a pointer comparison with the inbox's reusable wake element; the rarer wakes
+  // (allocated while that element was still in CAF's hands, or sent by the actor to itself)
+  // take CAF's path to the same handler.
+  if (state.ctx.cell->inbox.is_wake(&x)) {
+    current_mailbox_element(&x);
+    drain_inbox(this);
+    return caf::invoke_message_result::consumed;
+  }
+  return stateful_actor::consume(x);
+}
+
 caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cell_ptr cell) {
   auto& st = self->state.ctx;
   st.self = self;
@@ -305,25 +356,8 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cell_ptr cell)
   });
   self->send(self, atoms::start_atom_v);
   return {
-    // wake first: CAF tries the cases in order and it is by far the most frequent.
-    [self](atoms::wake_atom) {
-      auto& s = self->state.ctx;
-      std::shared_ptr<const envelope> e;
-      bool last = false;
-      for (int n = 0; n < drain_batch; ++n) {
-        if (!s.cell->inbox.pop(e, last))
-          return;
-        s.deliver(*e);
-        e.reset();
-        if (s.quit_after) {
-          self->quit();
-          return;
-        }
-        if (last) // the inbox is idle again; a later push sends a new wake
-          return;
-      }
-      self->send(self, atoms::wake_atom_v); // more waiting: stay scheduled, let others run
-    },
+    // Normally taken by agent_actor_type::consume before CAF's dispatch; kept for completeness.
+    [self](atoms::wake_atom) { drain_inbox(self); },
     [self](atoms::start_atom) {
       auto& s = self->state.ctx;
       // A restart sees the current subscriptions; an agent whose subscriptions never changed

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include <caf/behavior.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "core.hpp"
@@ -39,7 +40,7 @@ struct agent_ctx : agent_context {
   static constexpr std::size_t peer_cache_size = 64;
   /// The last peer addressed (checked by name before `peers`: a conversation mostly talks to one).
   cell_ptr last_peer;
-  /// Stamps and delivers a direct message through the peer cache.
+  /// Delivers a stamped direct message through the peer cache.
   result<void> send_direct(std::shared_ptr<envelope> message);
 
   // agent_context
@@ -78,7 +79,20 @@ struct agent_state {
   agent_ctx ctx;
 };
 
-/// Spawn function of an agent actor incarnation for `cell`.
+/// The behavior of an agent actor incarnation for `cell`.
 caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cell_ptr cell);
+
+/// Hands up to a batch of inbox envelopes to the agent (the `wake` message's handler).
+void drain_inbox(caf::stateful_actor<agent_state>* self);
+
+/// The actor type of an agent incarnation (spawn with `spawn<agent_actor_type>(cell)`): the
+/// stateful actor of `agent_actor`, which handles its inbox's `wake` ahead of CAF's generic
+/// message dispatch.
+class agent_actor_type : public caf::stateful_actor<agent_state> {
+public:
+  agent_actor_type(caf::actor_config& cfg, cell_ptr cell);
+  caf::behavior make_behavior() override;
+  caf::invoke_message_result consume(caf::mailbox_element& x) override;
+};
 
 } // namespace troupe::runtime::detail

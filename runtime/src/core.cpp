@@ -13,6 +13,7 @@
 
 #include "agent_actor.hpp"
 #include "core.hpp"
+#include "envelope_alloc.hpp"
 #include "troupe/runtime/topic.hpp"
 
 namespace troupe::runtime::detail {
@@ -35,7 +36,7 @@ void watch(caf::stateful_actor<supervisor_state>* self, const cell_ptr& cell, ca
 }
 
 void start_incarnation(caf::stateful_actor<supervisor_state>* self, const cell_ptr& cell) {
-  watch(self, cell, self->spawn(agent_actor, cell));
+  watch(self, cell, self->spawn<agent_actor_type>(cell));
 }
 
 /// Watches every agent actor (monitor) and applies its restart policy when it fails.
@@ -191,12 +192,6 @@ void core::run_scheduler() {
 }
 
 std::string core::make_id() {
-  std::string id;
-  make_id(id);
-  return id;
-}
-
-void core::make_id(std::string& out) {
   auto& b = this_thread_ids;
   if (b.serial != serial || b.next == b.end) {
     b.serial = serial;
@@ -206,9 +201,10 @@ void core::make_id(std::string& out) {
   }
   // Base 36 keeps "<8 hex>-<counter>" within std::string's 15-character inline buffer for
   // the first 2 billion ids, so an id (and the conversation id copied from it) allocates nothing.
-  out.assign(b.text, b.size);
+  std::string id(b.text, b.size);
   if (++b.next != b.end && !increment_id(b))
     format_id(b, id_prefix, b.next);
+  return id;
 }
 
 void core::emit(runtime_event event) {
@@ -238,26 +234,24 @@ void core::emit(event_type type, const std::string& agent, std::string detail,
   emit(std::move(e));
 }
 
-result<void> core::deliver(const cell_ptr& cell, std::shared_ptr<const envelope>&& message,
-                           caf::execution_unit* unit) {
-  auto r = cell->inbox.push(std::move(message), unit);
+result<void> core::not_queued(const agent_cell& cell, const bounded_inbox::push_result& r) {
   switch (r.what) {
     case bounded_inbox::outcome::queued:
       break;
     case bounded_inbox::outcome::closed:
-      return fail(errc::stopped, fmt::format("agent '{}' is stopping", cell->spec.name));
+      return fail(errc::stopped, fmt::format("agent '{}' is stopping", cell.spec.name));
     case bounded_inbox::outcome::rejected:
-      emit(event_type::rejected, cell->spec.name, "mailbox full (reject)");
+      emit(event_type::rejected, cell.spec.name, "mailbox full (reject)");
       return fail(errc::mailbox_full,
-                  fmt::format("mailbox of agent '{}' is full ({} messages)", cell->spec.name,
-                              cell->spec.mailbox.capacity));
+                  fmt::format("mailbox of agent '{}' is full ({} messages)", cell.spec.name,
+                              cell.spec.mailbox.capacity));
     case bounded_inbox::outcome::dropped_newest:
       if (wants_events())
-        emit(event_type::dropped, cell->spec.name, "mailbox full (drop_newest)", *r.evicted);
+        emit(event_type::dropped, cell.spec.name, "mailbox full (drop_newest)", *r.evicted);
       break;
     case bounded_inbox::outcome::dropped_oldest:
       if (wants_events())
-        emit(event_type::dropped, cell->spec.name, "mailbox full (drop_oldest)", *r.evicted);
+        emit(event_type::dropped, cell.spec.name, "mailbox full (drop_oldest)", *r.evicted);
       break;
   }
   return {};
@@ -281,7 +275,7 @@ result<std::size_t> core::route(envelope message, caf::execution_unit* unit) {
     auto cell = agents.find(message.recipient);
     if (!cell)
       return fail(errc::not_found, fmt::format("no agent named '{}'", message.recipient));
-    auto ok = deliver(cell, std::make_shared<const envelope>(std::move(message)), unit);
+    auto ok = deliver(cell, new_envelope(std::move(message)), unit);
     if (!ok)
       return tl::make_unexpected(ok.error());
     return 1;
@@ -291,7 +285,7 @@ result<std::size_t> core::route(envelope message, caf::execution_unit* unit) {
   if (auto ok = validate_topic(message.topic); !ok)
     return tl::make_unexpected(ok.error());
   auto targets = agents.matching(message.topic);
-  auto shared = std::make_shared<const envelope>(std::move(message)); // one copy for all
+  auto shared = new_envelope(std::move(message)); // one copy for all
   std::size_t accepted = 0;
   for (const auto& target : targets)
     if (deliver(target, std::shared_ptr<const envelope>{shared}, unit))
@@ -323,7 +317,7 @@ result<void> core::spawn(agent_spec spec, agent_factory factory, bool internal) 
   emit(event_type::spawned, cell->spec.name, cell->spec.kind);
   // Spawned here (not by the supervisor) so that CAF spreads new actors over its workers
   // instead of queueing them all on the supervisor's worker; the supervisor then monitors.
-  auto a = system->spawn(agent_actor, cell);
+  auto a = system->spawn<agent_actor_type>(cell);
   caf::anon_send(supervisor, atoms::spawn_atom_v, cell_ref{cell}, std::move(a));
   return {};
 }

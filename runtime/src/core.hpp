@@ -124,8 +124,6 @@ struct core {
 
   /// A new unique envelope/request id: "<id_prefix>-<counter in base 36>".
   std::string make_id();
-  /// `make_id` written into `out` (no temporary string).
-  void make_id(std::string& out);
   bool wants_events() const { return observing.load(std::memory_order_acquire); }
   void emit(runtime_event event);
   void emit(event_type type, const std::string& agent, std::string detail,
@@ -141,7 +139,14 @@ struct core {
   /// Pushes into `cell`'s inbox. `message` is moved from only when the inbox took it: after
   /// an error (`errc::stopped`, `errc::mailbox_full`) the caller still holds it.
   result<void> deliver(const cell_ptr& cell, std::shared_ptr<const envelope>&& message,
-                       caf::execution_unit* unit);
+                       caf::execution_unit* unit) {
+    auto r = cell->inbox.push(std::move(message), unit);
+    if (r.what == bounded_inbox::outcome::queued) [[likely]]
+      return {};
+    return not_queued(*cell, r);
+  }
+  /// The error or event for a push that did not simply queue.
+  result<void> not_queued(const agent_cell& cell, const bounded_inbox::push_result& r);
   result<void> spawn(agent_spec spec, agent_factory factory, bool internal);
   void finish(const cell_ptr& cell, bool count_stop);
   void end_run(result<std::string> outcome_value);

@@ -23,7 +23,16 @@ public:
   wake_element() : caf::mailbox_element(nullptr, caf::make_message_id(), {}), tuple(atoms::wake_atom_v) {}
 
   /// Takes the element for one enqueue (inbox lock held); false while CAF still holds it.
-  bool acquire() { return (state_.fetch_or(in_flight, std::memory_order_acquire) & in_flight) == 0; }
+  /// Only this (under the inbox lock) sets `in_flight` and only CAF's release clears it, so a
+  /// load and a store do (no read-modify-write): `orphaned` is set only by the inbox's
+  /// destructor, which does not run concurrently with a push.
+  bool acquire() {
+    auto s = state_.load(std::memory_order_acquire);
+    if (s & in_flight)
+      return false;
+    state_.store(s | in_flight, std::memory_order_relaxed);
+    return true;
+  }
 
   /// The inbox lets go: deletes now unless CAF holds it (then CAF's release deletes).
   void orphan() {
@@ -78,8 +87,10 @@ bounded_inbox::~bounded_inbox() {
 void bounded_inbox::wake(caf::execution_unit* unit) {
   // CAF's enqueue only queues (it never calls back into this inbox), so calling it with the
   // lock held cannot deadlock.
-  if (!wake_)
+  if (!wake_) {
     wake_ = new wake_element; // NOLINT: owned by the inbox and CAF together (see wake_element)
+    wake_id_.store(wake_, std::memory_order_relaxed);
+  }
   if (wake_->acquire()) {
     wake_->mid = caf::make_message_id();
     target_->enqueue(caf::mailbox_element_ptr{wake_}, unit);
@@ -157,6 +168,13 @@ bool bounded_inbox::pop(std::shared_ptr<const envelope>& out, bool& last) {
       ring_.reset();
       ring_cap_ = 0;
     }
+  } else {
+    // The consumer delivers in a loop, so the next envelope is read soon; it was written on
+    // the sender's core: ask for its lines now, so they arrive while this one is handled.
+    auto at = reinterpret_cast<std::uintptr_t>(slot(head_).get()) & ~std::uintptr_t{63};
+    auto end = reinterpret_cast<std::uintptr_t>(slot(head_).get()) + sizeof(envelope);
+    for (; at < end; at += 64)
+      __builtin_prefetch(reinterpret_cast<const void*>(at));
   }
   return true;
 }

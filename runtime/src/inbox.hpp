@@ -14,6 +14,7 @@
 #include <memory>
 
 #include <caf/actor.hpp>
+#include <caf/fwd.hpp>
 
 #include "troupe/runtime/envelope.hpp"
 #include "troupe/runtime/mailbox.hpp"
@@ -80,6 +81,8 @@ public:
   mailbox_stats stats() const;
   /// The current consumer (may be null).
   caf::actor target() const;
+  /// True when `x` is this inbox's reusable wake element (the consumer's quick check).
+  bool is_wake(const caf::mailbox_element* x) const { return x == wake_id_.load(std::memory_order_relaxed); }
 
 private:
   void grow();
@@ -108,6 +111,8 @@ private:
   /// queues one pointer per subscriber, not a copy.
   std::unique_ptr<std::shared_ptr<const envelope>[]> ring_;
   std::uint64_t processed_ = 0;
+  /// `wake_` as the consumer compares it (set once, with `wake_`; read without the lock).
+  std::atomic<const caf::mailbox_element*> wake_id_{nullptr};
   alignas(64) caf::actor target_;
   /// This inbox's reusable wake (made by the first wake): sending it allocates nothing. While
   /// CAF still holds it (the consumer is running the handler it woke), a wake is allocated.
