@@ -63,6 +63,33 @@ void context::compute(std::span<const token_info> toks, float* logits_out) {
   const std::size_t group = hp.n_head / hp.n_head_kv;
   std::vector<float> scores(pool.size() * group * n_ctx_);  // (threads, group, n_ctx) attention scores
 
+  // Decode (too few tokens for one task per (token, kv head) to keep the threads busy, F16
+  // cache): each token's positions are split into parts of whole blocks, every part covering
+  // all heads, merged after. Otherwise one task per (token, kv head).
+  const std::size_t bt = cache_->block_tokens();
+  const bool split = cache_->pool().kv_type() == tensor_type::f16 && T * hp.n_head_kv < 4 * pool.size();
+  const std::size_t parts_wanted = std::min(max_attend_parts, (2 * pool.size() + T - 1) / T);
+  std::vector<std::size_t> part_bounds;  // token t's parts: [part_bounds[t * (parts_wanted + 1) + i], ... + i + 1)
+  std::vector<float> part_out, part_stats, part_scores;
+  if (split) {
+    part_bounds.resize(T * (parts_wanted + 1));
+    std::size_t max_len = 0;
+    for (std::size_t t = 0; t < T; ++t) {
+      // parts_wanted parts of whole blocks (the last ones one block shorter), or fewer when
+      // the token has fewer blocks; unused parts are empty.
+      const std::size_t n = toks[t].pos + 1, blocks = (n + bt - 1) / bt;
+      std::size_t* b = part_bounds.data() + t * (parts_wanted + 1);
+      for (std::size_t i = 0; i <= parts_wanted; ++i) {
+        const std::size_t blk = blocks / parts_wanted * i + std::min(i, blocks % parts_wanted);
+        b[i] = std::min(n, blk * bt);
+        if (i > 0) max_len = std::max(max_len, b[i] - b[i - 1]);
+      }
+    }
+    part_out.resize(T * parts_wanted * q_dim);
+    part_stats.resize(T * parts_wanted * 2 * hp.n_head);
+    part_scores.resize(T * parts_wanted * hp.n_head * max_len);
+  }
+
   for (std::size_t t = 0; t < T; ++t) m.embed(toks[t].token, x.data() + t * dim);
 
   for (std::size_t l = 0; l < hp.n_layer; ++l) {
@@ -80,11 +107,28 @@ void context::compute(std::span<const token_info> toks, float* logits_out) {
       rope_at(k.data() + t * kv_dim, hp.n_head_kv, toks[t].pos, hp);
       store_kv(*cache_, l, toks[t].slot, toks[t].pos, k.data() + t * kv_dim, v.data() + t * kv_dim, kv_dim);
     }
-    pool.parallel_for(T * hp.n_head_kv, [&](std::size_t item, std::size_t thread) {
-      const std::size_t t = item / hp.n_head_kv, g = item % hp.n_head_kv;
-      attend(*cache_, l, toks[t].slot, toks[t].pos, g, hp, q.data() + t * q_dim,
-             att.data() + t * q_dim, scores.data() + thread * group * n_ctx_);
-    });
+    if (split) {
+      pool.parallel_for(T * parts_wanted, [&](std::size_t item, std::size_t) {
+        const std::size_t t = item / parts_wanted, i = item % parts_wanted;
+        const std::size_t* b = part_bounds.data() + t * (parts_wanted + 1);
+        if (b[i] == b[i + 1]) return;
+        attend_part(*cache_, l, toks[t].slot, b[i], b[i + 1], hp, q.data() + t * q_dim, part_out.data() + item * q_dim,
+                    part_stats.data() + item * 2 * hp.n_head, part_scores.data() + item * (part_scores.size() / (T * parts_wanted)));
+      });
+      for (std::size_t t = 0; t < T; ++t) {
+        const std::size_t* b = part_bounds.data() + t * (parts_wanted + 1);
+        std::size_t used = 0;
+        while (used < parts_wanted && b[used] != b[used + 1]) ++used;
+        merge_parts(part_out.data() + t * parts_wanted * q_dim, part_stats.data() + t * parts_wanted * 2 * hp.n_head, used,
+                    hp, att.data() + t * q_dim);
+      }
+    } else {
+      pool.parallel_for(T * hp.n_head_kv, [&](std::size_t item, std::size_t thread) {
+        const std::size_t t = item / hp.n_head_kv, g = item % hp.n_head_kv;
+        attend(*cache_, l, toks[t].slot, toks[t].pos, g, hp, q.data() + t * q_dim,
+               att.data() + t * q_dim, scores.data() + thread * group * n_ctx_);
+      });
+    }
     matmul(w.wo, att.data(), T, xb.data(), &pool);
     for (std::size_t i = 0; i < T * dim; ++i) x[i] += xb[i];
 
