@@ -83,16 +83,66 @@ void attn_scores_f16(const std::uint16_t* keys, std::size_t key_stride, std::siz
   }
 }
 
+namespace {
+
+// head_dim <= 64: all C chunks of NQ heads' outputs held in registers over the positions, so
+// each position's row is read once and the C * NQ accumulator chains are independent (one
+// chunk at a time, the chain of each accumulator waits on the FMA latency at every
+// position). The same FMAs in the same order per output element as values_nq.
+template <int NQ, int C>
+void values_nq_c(const std::uint16_t* values, std::size_t vs, std::size_t n, const float* p, std::size_t ps,
+                 std::size_t hd, float* out) {
+  __mmask16 m[C];
+  __m512 acc[NQ][C];
+#pragma GCC unroll 4
+  for (int c = 0; c < C; ++c) {
+    m[c] = chunk_mask(hd - 16 * c);
+#pragma GCC unroll 4
+    for (int i = 0; i < NQ; ++i) acc[i][c] = _mm512_maskz_loadu_ps(m[c], out + i * hd + 16 * c);
+  }
+  for (std::size_t j = 0; j < n; ++j) {
+    _mm_prefetch(reinterpret_cast<const char*>(values + (j + prefetch_rows) * vs), _MM_HINT_T0);
+    if (hd > 32) _mm_prefetch(reinterpret_cast<const char*>(values + (j + prefetch_rows) * vs + 32), _MM_HINT_T0);
+    __m512 pj[NQ];
+#pragma GCC unroll 4
+    for (int i = 0; i < NQ; ++i) pj[i] = _mm512_set1_ps(p[i * ps + j]);
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) {
+      const __m512 v = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m[c], values + j * vs + 16 * c));
+#pragma GCC unroll 4
+      for (int i = 0; i < NQ; ++i) acc[i][c] = _mm512_fmadd_ps(pj[i], v, acc[i][c]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int c = 0; c < C; ++c)
+#pragma GCC unroll 4
+    for (int i = 0; i < NQ; ++i) _mm512_mask_storeu_ps(out + i * hd + 16 * c, m[c], acc[i][c]);
+}
+
+template <int NQ>
+void values_nq_any(const std::uint16_t* values, std::size_t vs, std::size_t n, const float* p, std::size_t ps,
+                   std::size_t hd, float* out) {
+  switch ((hd + 15) / 16) {
+    case 1: return values_nq_c<NQ, 1>(values, vs, n, p, ps, hd, out);
+    case 2: return values_nq_c<NQ, 2>(values, vs, n, p, ps, hd, out);
+    case 3: return values_nq_c<NQ, 3>(values, vs, n, p, ps, hd, out);
+    case 4: return values_nq_c<NQ, 4>(values, vs, n, p, ps, hd, out);
+    default: return values_nq<NQ>(values, vs, n, p, ps, hd, out);
+  }
+}
+
+} // namespace
+
 void attn_values_f16(const std::uint16_t* values, std::size_t value_stride, std::size_t n, const float* p,
                      std::size_t p_stride, std::size_t n_q, std::size_t hd, float* out) {
   for (std::size_t i = 0; i < n_q; i += 4) {
     const float* pi = p + i * p_stride;
     float* oi = out + i * hd;
     switch (std::min<std::size_t>(4, n_q - i)) {
-      case 1: values_nq<1>(values, value_stride, n, pi, p_stride, hd, oi); break;
-      case 2: values_nq<2>(values, value_stride, n, pi, p_stride, hd, oi); break;
-      case 3: values_nq<3>(values, value_stride, n, pi, p_stride, hd, oi); break;
-      default: values_nq<4>(values, value_stride, n, pi, p_stride, hd, oi); break;
+      case 1: values_nq_any<1>(values, value_stride, n, pi, p_stride, hd, oi); break;
+      case 2: values_nq_any<2>(values, value_stride, n, pi, p_stride, hd, oi); break;
+      case 3: values_nq_any<3>(values, value_stride, n, pi, p_stride, hd, oi); break;
+      default: values_nq_any<4>(values, value_stride, n, pi, p_stride, hd, oi); break;
     }
   }
 }
