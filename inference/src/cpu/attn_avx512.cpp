@@ -45,6 +45,58 @@ void scores_nq(const std::uint16_t* keys, std::size_t ks, std::size_t n, const f
   }
 }
 
+// The horizontal sums of a, b, c, d in lanes 0, 4, 8, 12, each added in exactly the order
+// of _mm512_reduce_add_ps (GCC: high 256 + low 256, high 128 + low 128, then the pairs {0, 2}
+// and {1, 3}, then those two), with the shuffles shared by the four.
+inline __m512 reduce_add4(__m512 a, __m512 b, __m512 c, __m512 d) {
+  const __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0xEE), _mm512_shuffle_f32x4(a, b, 0x44));
+  const __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0xEE), _mm512_shuffle_f32x4(c, d, 0x44));
+  const __m512 t6 = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0xDD), _mm512_shuffle_f32x4(ab, cd, 0x88));
+  const __m512 t8 = _mm512_add_ps(t6, _mm512_permute_ps(t6, 0x4E));
+  return _mm512_add_ps(t8, _mm512_permute_ps(t8, 0xB1));
+}
+
+// scores_nq four positions at a time: each head's query chunk loaded once for the four rows,
+// and the four sums of a head reduced together (reduce_add4); the same arithmetic per score.
+template <int NQ>
+void scores_nq4(const std::uint16_t* keys, std::size_t ks, std::size_t n, const float* q, std::size_t hd,
+                float scale, float* scores, std::size_t ss) {
+  std::size_t j = 0;
+  const __m512 vscale = _mm512_set1_ps(scale);
+  for (; j + 4 <= n; j += 4) {
+    const std::uint16_t* k = keys + j * ks;
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; ++r) {
+      _mm_prefetch(reinterpret_cast<const char*>(k + (prefetch_rows + r) * ks), _MM_HINT_T0);
+      if (hd > 32) _mm_prefetch(reinterpret_cast<const char*>(k + (prefetch_rows + r) * ks + 32), _MM_HINT_T0);
+    }
+    __m512 acc[NQ][4];
+#pragma GCC unroll 4
+    for (int i = 0; i < NQ; ++i)
+#pragma GCC unroll 4
+      for (int r = 0; r < 4; ++r) acc[i][r] = _mm512_setzero_ps();
+    for (std::size_t c = 0; c < hd; c += 16) {
+      const __mmask16 m = chunk_mask(hd - c);
+      __m512 kv[4];
+#pragma GCC unroll 4
+      for (int r = 0; r < 4; ++r) kv[r] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, k + r * ks + c));
+#pragma GCC unroll 4
+      for (int i = 0; i < NQ; ++i) {
+        const __m512 qi = _mm512_maskz_loadu_ps(m, q + i * hd + c);
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; ++r) acc[i][r] = _mm512_fmadd_ps(kv[r], qi, acc[i][r]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < NQ; ++i) {
+      const __m512 sums = reduce_add4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
+      _mm_storeu_ps(scores + i * ss + j, _mm_mul_ps(_mm512_castps512_ps128(_mm512_maskz_compress_ps(0x1111, sums)),
+                                                    _mm512_castps512_ps128(vscale)));
+    }
+  }
+  if (j < n) scores_nq<NQ>(keys + j * ks, ks, n - j, q, hd, scale, scores + j, ss);
+}
+
 template <int NQ>
 void values_nq(const std::uint16_t* values, std::size_t vs, std::size_t n, const float* p, std::size_t ps,
                std::size_t hd, float* out) {
@@ -75,10 +127,10 @@ void attn_scores_f16(const std::uint16_t* keys, std::size_t key_stride, std::siz
     const float* qi = q + i * hd;
     float* si = scores + i * scores_stride;
     switch (std::min<std::size_t>(4, n_q - i)) {
-      case 1: scores_nq<1>(keys, key_stride, n, qi, hd, scale, si, scores_stride); break;
-      case 2: scores_nq<2>(keys, key_stride, n, qi, hd, scale, si, scores_stride); break;
-      case 3: scores_nq<3>(keys, key_stride, n, qi, hd, scale, si, scores_stride); break;
-      default: scores_nq<4>(keys, key_stride, n, qi, hd, scale, si, scores_stride); break;
+      case 1: scores_nq4<1>(keys, key_stride, n, qi, hd, scale, si, scores_stride); break;
+      case 2: scores_nq4<2>(keys, key_stride, n, qi, hd, scale, si, scores_stride); break;
+      case 3: scores_nq4<3>(keys, key_stride, n, qi, hd, scale, si, scores_stride); break;
+      default: scores_nq4<4>(keys, key_stride, n, qi, hd, scale, si, scores_stride); break;
     }
   }
 }
