@@ -2,6 +2,7 @@
 // GGUF file (random weights, SmolLM-360M shape), and the memory-bandwidth bound for decode,
 // all measured in the same run. Prints a table, or JSON with --json.
 //   bench_engine [--threads N] [--prompt N] [--gen N] [--reps N] [--types f16,q8_0] [--json]
+//   bench_engine ... --no-llama       (troupe alone: quick A/B of two troupe builds)
 //   bench_engine --bandwidth-only N   (N bandwidth probes alone, to see their spread)
 #include <algorithm>
 #include <chrono>
@@ -29,6 +30,7 @@ struct options {
   std::size_t threads = 2, prompt = 128, gen = 64, reps = 3;
   std::vector<std::string> types{"f16", "q8_0"};
   bool json = false;
+  bool peer = true;                // --no-llama: troupe only (quick A/B of troupe builds)
   std::size_t bandwidth_only = 0;  // --bandwidth-only N: just N bandwidth probes (to see their spread)
 };
 
@@ -88,6 +90,7 @@ void measure(const std::shared_ptr<const inf::model>& m, const std::filesystem::
   t.round(o, warm);  // warms up caches and the pool (llama.cpp warms up inside each call)
   for (std::size_t rep = 0; rep < o.reps; ++rep) {
     t.round(o, r);
+    if (!o.peer) continue;
     double p = 0, d = 0;
     bench::measure_llama(path, o.prompt, o.gen, o.threads, 1, p, d);
     r.peer_prefill = std::max(r.peer_prefill, p);
@@ -108,6 +111,7 @@ int main(int argc, char** argv) {
     else if (a == "--reps") o.reps = std::stoul(next());
     else if (a == "--types") o.types = bench::split(next(), ',');
     else if (a == "--json") o.json = true;
+    else if (a == "--no-llama") o.peer = false;
     else if (a == "--bandwidth-only") o.bandwidth_only = std::stoul(next());
     else {
       fmt::print(stderr, "unknown option {}\n", a);

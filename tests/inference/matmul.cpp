@@ -5,9 +5,11 @@
 #include <troupe/inference/quant.hpp>
 #include <troupe/inference/thread_pool.hpp>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -190,6 +192,31 @@ TEST_CASE("matmul_many gives each product exactly as matmul does") {
       CHECK(yb == rb);
       CHECK(yc == rc);
     }
+}
+
+// Packed Q8_0 matrices share one task list too (AVX-512 VNNI; elsewhere pack_weights returns
+// empty and this repeats the unpacked case): rows not a multiple of the 16-row panel, and
+// enough panels that one token's guided tasks span two matrices.
+TEST_CASE("matmul_many of packed Q8_0 matrices gives each product exactly as matmul does") {
+  thread_pool pool(2);
+  for (const std::size_t n_tok : {1u, 3u, 13u}) {
+    INFO(n_tok << " tokens");
+    const auto a = make_problem(tensor_type::q8_0, 200, 96, n_tok, 7);
+    const auto b = make_problem(tensor_type::q8_0, 33, 96, n_tok, 8);
+    const auto c = make_problem(tensor_type::q8_0, 480, 96, n_tok, 9);
+    weight_view va = a.view(), vb = b.view(), vc = c.view();
+    std::array<weight_view*, 3> views{&va, &vb, &vc};
+    const packed_weights packed = pack_weights(std::span<weight_view* const>(views));
+    std::vector<float> ya(n_tok * 200, NAN), yb(n_tok * 33, NAN), yc(n_tok * 480, NAN);
+    matmul_many({{&va, ya.data()}, {&vb, yb.data()}, {&vc, yc.data()}}, a.x.data(), n_tok, &pool);
+    std::vector<float> ra(ya.size()), rb(yb.size()), rc(yc.size());
+    matmul(va, a.x.data(), n_tok, ra.data(), &pool);
+    matmul(vb, a.x.data(), n_tok, rb.data(), &pool);
+    matmul(vc, a.x.data(), n_tok, rc.data(), &pool);
+    CHECK(ya == ra);
+    CHECK(yb == rb);
+    CHECK(yc == rc);
+  }
 }
 
 // Packed Q8_0 (pack_weights; AVX-512 VNNI only): panels of 16 rows with padding rows, an odd

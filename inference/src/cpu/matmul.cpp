@@ -192,6 +192,52 @@ void run_tasks(thread_pool* pool, std::size_t n_tasks, const std::function<void(
   }
 }
 
+// matmul_many of packed Q8_0 matrices: the activations quantized once, and the panels of all
+// matrices in one task list: for one token guided sizes over the panels of all of them
+// together (as packed_tasks, a task cut where one matrix ends), else each matrix's own tasks.
+void matmul_many_packed(std::initializer_list<matmul_out> outs, const float* x, std::size_t n_tok, thread_pool& pool) {
+  const std::size_t cols = outs.begin()->w->cols, panel = q8_0_panel_bytes(cols), n_threads = pool.size();
+  const act_q8 act = quantize_activations(x, n_tok, cols, caller_buffers(), 16, false, true);
+  struct task {
+    const matmul_out* out;
+    std::size_t p0, p1;  // panels [p0, p1) of out's matrix
+  };
+  thread_local std::vector<task> tasks;  // the caller's; workers only read it
+  tasks.clear();
+  const auto panels_of = [](const matmul_out& o) { return (o.w->rows + q8_0_panel_rows - 1) / q8_0_panel_rows; };
+  if (n_tok == 1) {
+    std::size_t total = 0;
+    for (const auto& o : outs) total += panels_of(o);
+    const matmul_out* o = outs.begin();
+    std::size_t o_first = 0;  // global index of o's first panel
+    for (std::size_t done = 0; done < total;) {
+      const std::size_t end = done + std::max<std::size_t>(1, (total - done) / (2 * n_threads));
+      while (done < end) {
+        while (done >= o_first + panels_of(*o)) o_first += panels_of(*o++);
+        const std::size_t stop = std::min(end, o_first + panels_of(*o));
+        tasks.push_back({o, done - o_first, stop - o_first});
+        done = stop;
+      }
+    }
+  } else {
+    thread_local std::vector<std::size_t> bounds;
+    for (const auto& o : outs) {
+      packed_tasks(o.w->rows, n_threads, n_tok, bounds);
+      for (std::size_t i = 0; i + 1 < bounds.size(); ++i) tasks.push_back({&o, bounds[i], bounds[i + 1]});
+    }
+  }
+  const std::vector<task>& ts = tasks;
+  const auto tile = kernels().tile_q8_0_packed;
+  pool.parallel_for(ts.size(), [&](std::size_t t, std::size_t) {
+    const task& tk = ts[t];
+    const weight_view& w = *tk.out->w;
+    const std::size_t r0 = tk.p0 * q8_0_panel_rows, r1 = std::min(w.rows, tk.p1 * q8_0_panel_rows);
+    tile(tile_args{static_cast<const std::uint8_t*>(w.packed) + tk.p0 * panel, panel, r1 - r0, cols, n_tok, tk.out->y + r0,
+                   w.rows},
+         act);
+  });
+}
+
 } // namespace
 
 void matmul(const weight_view& w, const float* x, std::size_t n_tok, float* y, thread_pool* pool) {
@@ -266,19 +312,31 @@ void matmul(const weight_view& w, const float* x, std::size_t n_tok, float* y, t
   }
 }
 
-// matmul_many: the float kernels of several matrices over one task list; other types go
-// through matmul's per-type paths above, one matrix at a time.
+// matmul_many: the float kernels of several matrices over one task list, or packed Q8_0 ones
+// (matmul_many_packed); other types, or a mix, go through matmul's per-type paths above, one
+// matrix at a time.
 void matmul_many(std::initializer_list<matmul_out> outs, const float* x, std::size_t n_tok, thread_pool* pool) {
   const auto is_float = [](tensor_type t) {
     return t == tensor_type::f32 || t == tensor_type::f16 || t == tensor_type::bf16;
   };
-  bool shared = pool != nullptr && outs.size() > 1 && n_tok > 0;
-  for (const auto& o : outs) shared = shared && is_float(o.w->type) && o.w->cols == outs.begin()->w->cols;
-  if (!shared) {
+  const auto& ks = kernels();
+  const auto is_packed = [&](const weight_view& w) {
+    return w.type == tensor_type::q8_0 && w.packed != nullptr && ks.tile_q8_0_packed != nullptr;
+  };
+  bool shared = pool != nullptr && outs.size() > 1 && n_tok > 0, all_float = true, all_packed = true;
+  for (const auto& o : outs) {
+    shared = shared && o.w->cols == outs.begin()->w->cols;
+    all_float = all_float && is_float(o.w->type);
+    all_packed = all_packed && is_packed(*o.w);
+  }
+  if (shared && all_packed) {
+    matmul_many_packed(outs, x, n_tok, *pool);
+    return;
+  }
+  if (!shared || !all_float) {
     for (const auto& o : outs) matmul(*o.w, x, n_tok, o.y, pool);
     return;
   }
-  const auto& ks = kernels();
   struct task {
     const matmul_out* out;
     std::size_t r0, n;

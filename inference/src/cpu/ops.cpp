@@ -40,8 +40,14 @@ const op_set& ops() {
 } // namespace
 
 void rmsnorm(float* out, const float* x, const float* weight, std::size_t n, float eps) {
-  double ss = 0.0;
-  for (std::size_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  // Four partial sums: one chain of n dependent double adds made this a serial bottleneck of
+  // decode (~1.3 us for n = 960, twice per layer, while the other threads wait).
+  double s4[4] = {};
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (std::size_t j = 0; j < 4; ++j) s4[j] += static_cast<double>(x[i + j]) * x[i + j];
+  for (; i < n; ++i) s4[0] += static_cast<double>(x[i]) * x[i];
+  const double ss = (s4[0] + s4[1]) + (s4[2] + s4[3]);
   const auto scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
   for (std::size_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }

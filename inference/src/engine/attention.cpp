@@ -102,4 +102,75 @@ void attend(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t po
     attend_f16(cache, layer, slot, pos, g, hp, q_tok, out_tok, scores);
 }
 
+void attend_part(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t j_begin, std::size_t j_end,
+                 const hparams& hp, const float* q_tok, float* out_part, float* stats, float* scores) {
+  block_pool& pool = cache.pool();
+  const auto table = cache.table(slot);
+  const std::size_t hd = hp.head_dim, n = j_end - j_begin, bt = cache.block_tokens(), kv_dim = hp.kv_dim();
+  const std::size_t group = hp.n_head / hp.n_head_kv;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  // The part's rows come from memory (the weights streamed since evicted them), each block's
+  // keys and values contiguous: ask for all of them up front (a few tens of KiB), so that the
+  // loops below do not wait on one row's miss after another.
+  for (std::size_t j = j_begin; j < j_end;) {
+    const std::size_t blk = j / bt, off = j % bt, m = std::min(bt - off, j_end - j);
+    const std::size_t bytes = m * kv_dim * sizeof(std::uint16_t);
+    const auto* k = reinterpret_cast<const char*>(pool.key(table[blk], layer)) + off * kv_dim * sizeof(std::uint16_t);
+    const auto* v = reinterpret_cast<const char*>(pool.value(table[blk], layer)) + off * kv_dim * sizeof(std::uint16_t);
+    for (std::size_t b = 0; b < bytes; b += 64) __builtin_prefetch(k + b, 0, 3);
+    for (std::size_t b = 0; b < bytes; b += 64) __builtin_prefetch(v + b, 0, 2);
+    j += m;
+  }
+  // Scores of head h at scores[h * n ..]: each block's rows once, every kv head in turn.
+  for (std::size_t j = j_begin; j < j_end;) {
+    const std::size_t blk = j / bt, off = j % bt, m = std::min(bt - off, j_end - j);
+    const auto* keys = reinterpret_cast<const std::uint16_t*>(pool.key(table[blk], layer)) + off * kv_dim;
+    for (std::size_t g = 0; g < hp.n_head_kv; ++g)
+      attn_scores_f16(keys + g * hd, kv_dim, m, q_tok + g * group * hd, group, hd, scale,
+                      scores + g * group * n + (j - j_begin), n);
+    j += m;
+  }
+  for (std::size_t h = 0; h < hp.n_head; ++h) {
+    float* s = scores + h * n;
+    const std::size_t arg = static_cast<std::size_t>(std::max_element(s, s + n) - s);
+    stats[2 * h] = s[arg];
+    softmax(s, n);
+    stats[2 * h + 1] = s[arg];  // exp(0) / sum = 1 / sum
+  }
+  std::fill(out_part, out_part + hp.n_head * hd, 0.0f);
+  for (std::size_t j = j_begin; j < j_end;) {
+    const std::size_t blk = j / bt, off = j % bt, m = std::min(bt - off, j_end - j);
+    const auto* values = reinterpret_cast<const std::uint16_t*>(pool.value(table[blk], layer)) + off * kv_dim;
+    for (std::size_t g = 0; g < hp.n_head_kv; ++g)
+      attn_values_f16(values + g * hd, kv_dim, m, scores + g * group * n + (j - j_begin), n, group, hd,
+                      out_part + g * group * hd);
+    j += m;
+  }
+}
+
+void merge_parts(const float* out_parts, const float* stats, std::size_t n_parts, const hparams& hp, float* out_tok) {
+  const std::size_t hd = hp.head_dim, stride = hp.n_head * hd;
+  for (std::size_t h = 0; h < hp.n_head; ++h) {
+    float mx = stats[2 * h];
+    for (std::size_t p = 1; p < n_parts; ++p) mx = std::max(mx, stats[p * 2 * hp.n_head + 2 * h]);
+    // Part p's softmax has the denominator 1 / w_p over its own maximum m_p; over all
+    // positions its weights scale by exp(m_p - max) * (1 / w_p) / sum of those.
+    float c[max_attend_parts];
+    float total = 0.0f;
+    const std::size_t np = std::min(n_parts, max_attend_parts);
+    for (std::size_t p = 0; p < np; ++p) {
+      const float* st = stats + p * 2 * hp.n_head + 2 * h;
+      c[p] = std::exp(st[0] - mx) / st[1];
+      total += c[p];
+    }
+    float* o = out_tok + h * hd;
+    std::fill(o, o + hd, 0.0f);
+    for (std::size_t p = 0; p < np; ++p) {
+      const float w = c[p] / total;
+      const float* src = out_parts + p * stride + h * hd;
+      for (std::size_t i = 0; i < hd; ++i) o[i] += w * src[i];
+    }
+  }
+}
+
 } // namespace troupe::inference

@@ -3,6 +3,8 @@
 // kv head) in parallel over the paged cache (engine/attention.cpp).
 #include <algorithm>
 #include <cmath>
+#include <span>
+#include <vector>
 
 #include "engine/attention.hpp"
 #include "engine/kv_cache.hpp"
@@ -37,6 +39,43 @@ void rope_at(float* x, std::size_t n_heads, std::size_t pos, const hparams& hp) 
     }
 }
 
+/// cos and sin of every token's RoPE angles, which are the same in every layer: computed once
+/// per pass exactly as ops.hpp's rope computes them (angles in double, rounded to float), so
+/// apply() gives rope's results without its 2 * head_dim / 2 cos and sin per layer.
+struct rope_table {
+  std::vector<float> cs;  // (T, head_dim / 2, 2): cos, sin
+
+  template <class Tokens>  // a span of context::token_info (private to context)
+  void fill(const Tokens& toks, const hparams& hp) {
+    const std::size_t hd = hp.head_dim, half = hd / 2;
+    cs.resize(toks.size() * half * 2);
+    for (std::size_t t = 0; t < toks.size(); ++t)
+      for (std::size_t i = 0; i < half; ++i) {
+        const double angle = static_cast<double>(toks[t].pos) *
+                             std::pow(static_cast<double>(hp.rope_theta), -2.0 * static_cast<double>(i) / static_cast<double>(hd));
+        cs[(t * half + i) * 2] = static_cast<float>(std::cos(angle));
+        cs[(t * half + i) * 2 + 1] = static_cast<float>(std::sin(angle));
+      }
+  }
+
+  /// RoPE of token t over x(n_heads, head_dim).
+  void apply(float* x, std::size_t n_heads, std::size_t t, const hparams& hp) const {
+    const std::size_t hd = hp.head_dim, half = hd / 2;
+    const float* tc = cs.data() + t * half * 2;
+    for (std::size_t i = 0; i < half; ++i) {
+      const float c = tc[2 * i], s = tc[2 * i + 1];
+      const std::size_t i0 = hp.rope == rope_style::adjacent ? 2 * i : i;
+      const std::size_t i1 = hp.rope == rope_style::adjacent ? 2 * i + 1 : i + half;
+      for (std::size_t h = 0; h < n_heads; ++h) {
+        float* v = x + h * hd;
+        const float a = v[i0], b = v[i1];
+        v[i0] = a * c - b * s;
+        v[i1] = a * s + b * c;
+      }
+    }
+  }
+};
+
 void add_bias(float* rows, const float* bias, std::size_t n_rows, std::size_t width) {
   for (std::size_t r = 0; r < n_rows; ++r)
     for (std::size_t i = 0; i < width; ++i) rows[r * width + i] += bias[i];
@@ -63,7 +102,36 @@ void context::compute(std::span<const token_info> toks, float* logits_out) {
   const std::size_t group = hp.n_head / hp.n_head_kv;
   std::vector<float> scores(pool.size() * group * n_ctx_);  // (threads, group, n_ctx) attention scores
 
+  // Decode (too few tokens for one task per (token, kv head) to keep the threads busy, F16
+  // cache): each token's positions are split into parts, every part covering all heads,
+  // merged after. Otherwise one task per (token, kv head).
+  const bool split = cache_->pool().kv_type() == tensor_type::f16 && T * hp.n_head_kv < 4 * pool.size();
+  const std::size_t parts_wanted = std::min(max_attend_parts, (2 * pool.size() + T - 1) / T);
+  std::vector<std::size_t> part_bounds;  // token t's parts: [part_bounds[t * (parts_wanted + 1) + i], ... + i + 1)
+  std::vector<float> part_out, part_stats, part_scores;
+  if (split) {
+    part_bounds.resize(T * (parts_wanted + 1));
+    std::size_t max_len = 0;
+    for (std::size_t t = 0; t < T; ++t) {
+      // Even parts of at least min_part positions (up to parts_wanted; unused parts are empty),
+      // cut by position only, so the arithmetic does not depend on the cache's block size.
+      constexpr std::size_t min_part = 16;
+      const std::size_t n = toks[t].pos + 1, used = std::clamp<std::size_t>(n / min_part, 1, parts_wanted);
+      std::size_t* b = part_bounds.data() + t * (parts_wanted + 1);
+      for (std::size_t i = 0; i <= parts_wanted; ++i) {
+        b[i] = n * std::min(i, used) / used;
+        if (i > 0) max_len = std::max(max_len, b[i] - b[i - 1]);
+      }
+    }
+    part_out.resize(T * parts_wanted * q_dim);
+    part_stats.resize(T * parts_wanted * 2 * hp.n_head);
+    part_scores.resize(T * parts_wanted * hp.n_head * max_len);
+  }
+
   for (std::size_t t = 0; t < T; ++t) m.embed(toks[t].token, x.data() + t * dim);
+  rope_table rope_cs;
+  const bool use_table = hp.rope_freq_scale == 1.0f;
+  if (use_table) rope_cs.fill(toks, hp);
 
   for (std::size_t l = 0; l < hp.n_layer; ++l) {
     const layer_weights& w = m.layers()[l];
@@ -76,15 +144,37 @@ void context::compute(std::span<const token_info> toks, float* logits_out) {
       add_bias(v.data(), w.bv, T, kv_dim);
     }
     for (std::size_t t = 0; t < T; ++t) {
-      rope_at(q.data() + t * q_dim, hp.n_head, toks[t].pos, hp);
-      rope_at(k.data() + t * kv_dim, hp.n_head_kv, toks[t].pos, hp);
+      if (use_table) {
+        rope_cs.apply(q.data() + t * q_dim, hp.n_head, t, hp);
+        rope_cs.apply(k.data() + t * kv_dim, hp.n_head_kv, t, hp);
+      } else {
+        rope_at(q.data() + t * q_dim, hp.n_head, toks[t].pos, hp);
+        rope_at(k.data() + t * kv_dim, hp.n_head_kv, toks[t].pos, hp);
+      }
       store_kv(*cache_, l, toks[t].slot, toks[t].pos, k.data() + t * kv_dim, v.data() + t * kv_dim, kv_dim);
     }
-    pool.parallel_for(T * hp.n_head_kv, [&](std::size_t item, std::size_t thread) {
-      const std::size_t t = item / hp.n_head_kv, g = item % hp.n_head_kv;
-      attend(*cache_, l, toks[t].slot, toks[t].pos, g, hp, q.data() + t * q_dim,
-             att.data() + t * q_dim, scores.data() + thread * group * n_ctx_);
-    });
+    if (split) {
+      pool.parallel_for(T * parts_wanted, [&](std::size_t item, std::size_t) {
+        const std::size_t t = item / parts_wanted, i = item % parts_wanted;
+        const std::size_t* b = part_bounds.data() + t * (parts_wanted + 1);
+        if (b[i] == b[i + 1]) return;
+        attend_part(*cache_, l, toks[t].slot, b[i], b[i + 1], hp, q.data() + t * q_dim, part_out.data() + item * q_dim,
+                    part_stats.data() + item * 2 * hp.n_head, part_scores.data() + item * (part_scores.size() / (T * parts_wanted)));
+      });
+      for (std::size_t t = 0; t < T; ++t) {
+        const std::size_t* b = part_bounds.data() + t * (parts_wanted + 1);
+        std::size_t used = 0;
+        while (used < parts_wanted && b[used] != b[used + 1]) ++used;
+        merge_parts(part_out.data() + t * parts_wanted * q_dim, part_stats.data() + t * parts_wanted * 2 * hp.n_head, used,
+                    hp, att.data() + t * q_dim);
+      }
+    } else {
+      pool.parallel_for(T * hp.n_head_kv, [&](std::size_t item, std::size_t thread) {
+        const std::size_t t = item / hp.n_head_kv, g = item % hp.n_head_kv;
+        attend(*cache_, l, toks[t].slot, toks[t].pos, g, hp, q.data() + t * q_dim,
+               att.data() + t * q_dim, scores.data() + thread * group * n_ctx_);
+      });
+    }
     matmul(w.wo, att.data(), T, xb.data(), &pool);
     for (std::size_t i = 0; i < T * dim; ++i) x[i] += xb[i];
 

@@ -105,7 +105,8 @@ struct matmul_out {
 /// Several products of the same activations x(n_tokens, cols) (every w->cols equal), e.g. a
 /// layer's q, k and v: the rows of all of them are split into one list of tasks for the pool,
 /// so the threads meet once instead of once per matrix. Each result equals matmul's. F32,
-/// F16 and BF16 weights share the task list; other types run as matmul calls in turn.
+/// F16 and BF16 weights share the task list, and so do packed Q8_0 ones (quantizing x once);
+/// other types, or packed Q8_0 beside others, run as matmul calls in turn.
 void matmul_many(std::initializer_list<matmul_out> outs, const float* x, std::size_t n_tokens, thread_pool* pool);
 
 /// The plain oracle: dequantizes each row with reference::dequantize_row and accumulates
