@@ -37,6 +37,32 @@ TEST_CASE("many small calls in a row all complete (the decode pattern)") {
   CHECK(total == 2000L * 10);
 }
 
+// Regression: a worker that read the task counter of one call and was preempted before
+// claiming could see the NEXT call's (larger) task count and claim an index past the end of
+// its own call, then count it off the next call: that call returned early or waited forever
+// (seen as a hang about once per few million calls, and by ThreadSanitizer at once). Counts
+// that grow and shrink every call, with more threads than cores, widen that window; a task
+// index out of range, a task run twice or missed, or a hang (ctest's timeout) fails. The race
+// is timing-dependent: against the old pool this test failed or hung in about one run of five.
+TEST_CASE("a late worker never claims a task of the next call (task counts change every call)") {
+  thread_pool pool(3);
+  long out_of_range = 0, wrong_count = 0;
+  std::vector<std::atomic<int>> ran(8);
+  for (int call = 0; call < 1'000'000; ++call) {
+    const std::size_t n = 2 + static_cast<std::size_t>(call % 6);
+    for (auto& r : ran) r.store(0, std::memory_order_relaxed);
+    std::atomic<long> bad{0};
+    pool.parallel_for(n, [&](std::size_t task, std::size_t) {
+      if (task >= n) bad.fetch_add(1, std::memory_order_relaxed);
+      else ran[task].fetch_add(1, std::memory_order_relaxed);
+    });
+    out_of_range += bad.load();
+    for (std::size_t t = 0; t < n; ++t) wrong_count += ran[t].load() != 1;
+  }
+  CHECK(out_of_range == 0);
+  CHECK(wrong_count == 0);
+}
+
 TEST_CASE("calls from two threads are serialised, not mixed") {
   thread_pool pool(2);
   std::atomic<long> sum{0};

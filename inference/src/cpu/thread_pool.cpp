@@ -47,7 +47,13 @@ void thread_pool::run_tasks(std::uint32_t generation, std::size_t thread) {
     for (;;) {
       if (static_cast<std::uint32_t>(v >> 32) != generation) return;  // a later call began
       task = static_cast<std::uint32_t>(v);
-      if (task >= n_tasks_.load(std::memory_order_relaxed)) return;
+      // The task count must be this call's: a count read alone could already be the next
+      // call's (stored before its work_), and a larger one would let this stale `v` claim an
+      // index past the end of this call, run it and count it off the next call's tasks. So
+      // the count carries its generation; another generation means this call is over.
+      const std::uint64_t limit = limit_.load(std::memory_order_acquire);
+      if (static_cast<std::uint32_t>(limit >> 32) != generation) return;
+      if (task >= static_cast<std::uint32_t>(limit)) return;
       if (work_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) break;
     }
     // The claimed task belongs to the running call, which cannot return before it finishes,
@@ -77,7 +83,7 @@ void thread_pool::parallel_for(std::size_t n_tasks, const task_fn& fn) {
   std::lock_guard lock{call_mutex_};
   const std::uint32_t gen = ++last_generation_;
   fn_.store(&fn, std::memory_order_relaxed);
-  n_tasks_.store(n_tasks, std::memory_order_relaxed);
+  limit_.store(static_cast<std::uint64_t>(gen) << 32 | n_tasks, std::memory_order_relaxed);
   remaining_.store(static_cast<std::uint32_t>(n_tasks), std::memory_order_relaxed);
   work_.store(static_cast<std::uint64_t>(gen) << 32, std::memory_order_release);
   generation_.store(gen, std::memory_order_release);

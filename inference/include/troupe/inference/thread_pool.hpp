@@ -51,7 +51,7 @@ class thread_pool {
   // tasks, not for every worker to check in.
   std::atomic<std::uint64_t> work_{0};
   std::atomic<std::uint32_t> remaining_{0};    // tasks of the current call not yet finished
-  std::atomic<std::size_t> n_tasks_{0};
+  std::atomic<std::uint64_t> limit_{0};        // (generation << 32) | task count of that call
   std::atomic<const task_fn*> fn_{nullptr};
   std::atomic<bool> stop_{false};
 };
