@@ -21,18 +21,24 @@ namespace {
 using quantize_fn = void (*)(const float*, void*, std::int64_t);
 using dequantize_fn = void (*)(const void*, float*, std::int64_t);
 
+/// libggml-base, loaded once for the whole process and never unloaded: its static
+/// initializer installs a terminate handler and aborts if the handler is already its own, which
+/// a second load at the same address (as under ASan, after a dlclose) would find.
 struct ggml_lib {
   void* handle = nullptr;
-  ggml_lib() {
-    const auto path = troupe::test::source_dir() / ".deps/llama/lib/libggml-base.so";
-    if (std::filesystem::exists(path)) handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  }
-  ~ggml_lib() {
-    if (handle != nullptr) dlclose(handle);
+  static const ggml_lib& get_once() {
+    static const ggml_lib lib;
+    return lib;
   }
   template <class F>
   F get(const char* name) const {
     return reinterpret_cast<F>(dlsym(handle, name));
+  }
+
+ private:
+  ggml_lib() {
+    const auto path = troupe::test::source_dir() / ".deps/llama/lib/libggml-base.so";
+    if (std::filesystem::exists(path)) handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   }
 };
 
@@ -50,7 +56,7 @@ std::vector<float> test_rows(std::size_t n, unsigned seed) {
 } // namespace
 
 TEST_CASE("Q8_0 and Q4_0 quantization is byte-identical to ggml's reference quantizer") {
-  const ggml_lib lib;
+  const ggml_lib& lib = ggml_lib::get_once();
   if (lib.handle == nullptr) {
     MESSAGE("SKIPPED: libggml-base.so not found under .deps/llama/lib");
     return;
@@ -70,7 +76,7 @@ TEST_CASE("Q8_0 and Q4_0 quantization is byte-identical to ggml's reference quan
 }
 
 TEST_CASE("dequantization agrees with ggml on blocks from either quantizer") {
-  const ggml_lib lib;
+  const ggml_lib& lib = ggml_lib::get_once();
   if (lib.handle == nullptr) {
     MESSAGE("SKIPPED: libggml-base.so not found under .deps/llama/lib");
     return;

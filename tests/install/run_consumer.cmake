@@ -8,7 +8,16 @@ function(step)
   message(STATUS "${out}")
 endfunction()
 step(${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${WORK_DIR}/prefix)
+# A sanitized troupe (TROUPE_SANITIZE) is made of instrumented static libraries: the consumer
+# must link the same sanitizer runtime, as a user's sanitized build would.
+set(_flags "")
+if(SANITIZE STREQUAL "address")
+  set(_flags "-fsanitize=address,undefined")
+elseif(SANITIZE STREQUAL "thread")
+  set(_flags "-fsanitize=thread")
+endif()
 step(${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/build -G Ninja
-     -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_BUILD_TYPE=Release)
+     -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_BUILD_TYPE=Release
+     "-DCMAKE_CXX_FLAGS=${_flags}" "-DCMAKE_EXE_LINKER_FLAGS=${_flags}")
 step(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 step(${WORK_DIR}/build/consumer)
