@@ -27,6 +27,7 @@ struct model_file : troupe::test::random_model_file {
 };
 
 using outcomes = troupe::test::generation_outcomes;
+using troupe::test::run_alone;
 
 generation_request request(std::string id, std::string text, int max_tokens = 24) {
   generation_request r;
@@ -48,15 +49,6 @@ std::shared_ptr<engine_client> client_for(const model_file& m, std::size_t max_s
   auto c = make_engine_client(o);
   REQUIRE(c);
   return *c;
-}
-
-/// Runs `r` alone on `c` and returns its outcome.
-result<generation_result> run_alone(engine_client& c, generation_request r) {
-  outcomes out;
-  const auto id = r.request_id;
-  c.generate(std::move(r), {}, out.done(id));
-  out.wait(1);
-  return out.only(id);
 }
 
 const std::vector<std::string> prompts = {

@@ -58,14 +58,8 @@ generation_request request(std::string id, std::string text, int max_tokens) {
 }
 
 using outcomes = troupe::test::generation_outcomes;
+using troupe::test::run_alone;
 
-result<generation_result> run_alone(engine_client& c, generation_request r) {
-  outcomes out;
-  const auto id = r.request_id;
-  c.generate(std::move(r), {}, out.done(id));
-  out.wait(1);
-  return out.only(id);
-}
 
 const std::vector<std::string> topics = {
     "the sea", "why the sky is blue, slowly and in detail", "three colours", "engines and batching",

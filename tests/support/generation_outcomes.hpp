@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -50,5 +51,15 @@ struct generation_outcomes {
     return by_id[id].front();
   }
 };
+
+/// Runs `r` alone on `client` and returns its one outcome.
+inline runtime::result<runtime::generation_result> run_alone(runtime::inference_client& client,
+                                                             runtime::generation_request r) {
+  generation_outcomes out;
+  const auto id = r.request_id;
+  client.generate(std::move(r), {}, out.done(id));
+  out.wait(1);
+  return out.only(id);
+}
 
 } // namespace troupe::test
