@@ -60,7 +60,6 @@ generation_request request(std::string id, std::string text, int max_tokens) {
 using outcomes = troupe::test::generation_outcomes;
 using troupe::test::run_alone;
 
-
 const std::vector<std::string> topics = {
     "the sea", "why the sky is blue, slowly and in detail", "three colours", "engines and batching",
     "a garden in spring with tomatoes, beans and a small pond", "rain", "trains across the mountains at night",
