@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cpu/isa.hpp"
+#include "cpu/stream_split.hpp"
 #include "troupe/inference/cpu_features.hpp"
 #include "troupe/inference/quant.hpp"
 #include "troupe/inference/thread_pool.hpp"
@@ -151,35 +152,21 @@ std::size_t rows_per_task(std::size_t rows, std::size_t n_threads) {
   return rb;
 }
 
-/// Rows per task of the float kernels: for several tokens as rows_per_task (blocks that stay
-/// in cache); for one token (decode, a pure stream of the weights) about four tasks per
-/// thread, each one long contiguous run of rows, since the hardware prefetcher ramps up
-/// anew at every task: measured here over the SmolLM-360M decode matrices, 8 tasks of up to
-/// 1024 rows streamed 13-17% faster than 16 of up to 64 when the machine's bandwidth was
-/// high (~55 GB/s; no worse when it was low), with most of what one task per thread gains
-/// and the balance kept when a thread is preempted.
-std::size_t float_rows_per_task(std::size_t rows, std::size_t n_threads, std::size_t n_tok) {
-  if (n_tok > 1) return rows_per_task(rows, n_threads);
-  const std::size_t target_tasks = 4 * n_threads;
-  const std::size_t rb = (rows + target_tasks - 1) / target_tasks;
-  return std::clamp<std::size_t>((rb + 3) / 4 * 4, 8, 1024);
-}
+/// One token streams every weight once from memory (decode): the rows go to the threads as
+/// long contiguous runs (parallel_stream), in units of float_stream_rows rows claimed
+/// float_stream_grain units at a time.
+constexpr std::size_t float_stream_rows = 16;
+constexpr std::size_t float_stream_grain = 2;
 
-/// Tasks for packed Q8_0, in whole 16-row panels: task i covers panels [bounds[i],
-/// bounds[i + 1]). Several tokens: about eight even tasks per thread of at most 8 panels.
-/// One token streams the weights from memory: guided sizes, each task a 1/(2 * threads) share
-/// of the panels left, so the first tasks are long streams (which suit the hardware
-/// prefetcher) and the last ones single panels (so the threads finish together).
-void packed_tasks(std::size_t rows, std::size_t n_threads, std::size_t n_tok, std::vector<std::size_t>& bounds) {
+/// Panels a thread claims at a time from its own part of a one-token packed Q8_0 product
+/// (parallel_stream): 16-43 KiB each for SmolLM's matrices, so a claim costs next to nothing.
+constexpr std::size_t stream_grain_panels = 4;
+
+/// Tasks for packed Q8_0 and several tokens, in whole 16-row panels: task i covers panels
+/// [bounds[i], bounds[i + 1]), about eight even tasks per thread of at most 8 panels.
+void packed_tasks(std::size_t rows, std::size_t n_threads, std::vector<std::size_t>& bounds) {
   const std::size_t panels = (rows + q8_0_panel_rows - 1) / q8_0_panel_rows;
   bounds.assign(1, 0);
-  if (n_tok == 1) {
-    for (std::size_t done = 0; done < panels;) {
-      done += std::max<std::size_t>(1, (panels - done) / (2 * n_threads));
-      bounds.push_back(done);
-    }
-    return;
-  }
   const std::size_t per_task = std::clamp<std::size_t>((panels + 8 * n_threads - 1) / (8 * n_threads), 1, 8);
   for (std::size_t p = per_task; p < panels + per_task; p += per_task) bounds.push_back(std::min(p, panels));
 }
@@ -192,50 +179,86 @@ void run_tasks(thread_pool* pool, std::size_t n_tasks, const std::function<void(
   }
 }
 
+/// One-token products of the matrices of `outs` as one stream over their units (units_of(o)
+/// each, matrix after matrix; parallel_stream): fn(o, u0, u1) for units [u0, u1) of o's
+/// matrix, a run cut where a matrix ends.
+template <class Units, class Fn>
+void stream_matrices(std::initializer_list<matmul_out> outs, thread_pool* pool, std::size_t grain, Units units_of,
+                     Fn fn) {
+  std::size_t total = 0;
+  for (const auto& o : outs) total += units_of(o);
+  parallel_stream(pool, total, grain, [&](std::size_t begin, std::size_t end) {
+    std::size_t first = 0;  // index of o's first unit among all
+    for (const matmul_out& o : outs) {
+      const std::size_t n = units_of(o), b = std::max(begin, first), e = std::min(end, first + n);
+      if (b < e) fn(o, b - first, e - first);
+      first += n;
+    }
+  });
+}
+
+/// The float kernel of o's type on rows [r0, min(r1, rows)) of o's matrix.
+void run_float_rows(const matmul_out& o, std::size_t r0, std::size_t r1, const float* x, std::size_t n_tok) {
+  const weight_view& w = *o.w;
+  const auto& ks = kernels();
+  const auto tile = w.type == tensor_type::f32 ? ks.tile_f32 : w.type == tensor_type::f16 ? ks.tile_f16 : ks.tile_bf16;
+  r1 = std::min(r1, w.rows);
+  tile(tile_args{static_cast<const std::uint8_t*>(w.data) + r0 * w.row_bytes, w.row_bytes, r1 - r0, w.cols, n_tok, o.y + r0,
+                 w.rows},
+       x, w.cols);
+}
+
+/// One-token float products of `outs` (parallel_stream over groups of float_stream_rows rows).
+void stream_float(std::initializer_list<matmul_out> outs, const float* x, thread_pool* pool) {
+  stream_matrices(
+      outs, pool, float_stream_grain,
+      [](const matmul_out& o) { return (o.w->rows + float_stream_rows - 1) / float_stream_rows; },
+      [&](const matmul_out& o, std::size_t g0, std::size_t g1) {
+        run_float_rows(o, g0 * float_stream_rows, g1 * float_stream_rows, x, 1);
+      });
+}
+
+/// The packed Q8_0 kernel on panels [p0, p1) of o's matrix.
+void run_panels(const matmul_out& o, std::size_t p0, std::size_t p1, const act_q8& act, std::size_t n_tok) {
+  const weight_view& w = *o.w;
+  const std::size_t panel = q8_0_panel_bytes(w.cols), r0 = p0 * q8_0_panel_rows;
+  const std::size_t r1 = std::min(w.rows, p1 * q8_0_panel_rows);
+  kernels().tile_q8_0_packed(
+      tile_args{static_cast<const std::uint8_t*>(w.packed) + p0 * panel, panel, r1 - r0, w.cols, n_tok, o.y + r0, w.rows},
+      act);
+}
+
+/// One-token packed Q8_0 products of `outs` (parallel_stream over panels).
+void stream_packed(std::initializer_list<matmul_out> outs, const act_q8& act, thread_pool* pool) {
+  stream_matrices(
+      outs, pool, stream_grain_panels,
+      [](const matmul_out& o) { return (o.w->rows + q8_0_panel_rows - 1) / q8_0_panel_rows; },
+      [&](const matmul_out& o, std::size_t p0, std::size_t p1) { run_panels(o, p0, p1, act, 1); });
+}
+
 // matmul_many of packed Q8_0 matrices: the activations quantized once, and the panels of all
-// matrices in one task list: for one token guided sizes over the panels of all of them
-// together (as packed_tasks, a task cut where one matrix ends), else each matrix's own tasks.
+// matrices in one task list: for one token one stream over the panels of all of them in turn
+// (parallel_stream; a run cut where a matrix ends), else each matrix's own tasks.
 void matmul_many_packed(std::initializer_list<matmul_out> outs, const float* x, std::size_t n_tok, thread_pool& pool) {
-  const std::size_t cols = outs.begin()->w->cols, panel = q8_0_panel_bytes(cols), n_threads = pool.size();
+  const std::size_t cols = outs.begin()->w->cols;
   const act_q8 act = quantize_activations(x, n_tok, cols, caller_buffers(), 16, false, true);
+  if (n_tok == 1) {
+    stream_packed(outs, act, &pool);
+    return;
+  }
   struct task {
     const matmul_out* out;
     std::size_t p0, p1;  // panels [p0, p1) of out's matrix
   };
   thread_local std::vector<task> tasks;  // the caller's; workers only read it
   tasks.clear();
-  const auto panels_of = [](const matmul_out& o) { return (o.w->rows + q8_0_panel_rows - 1) / q8_0_panel_rows; };
-  if (n_tok == 1) {
-    std::size_t total = 0;
-    for (const auto& o : outs) total += panels_of(o);
-    const matmul_out* o = outs.begin();
-    std::size_t o_first = 0;  // global index of o's first panel
-    for (std::size_t done = 0; done < total;) {
-      const std::size_t end = done + std::max<std::size_t>(1, (total - done) / (2 * n_threads));
-      while (done < end) {
-        while (done >= o_first + panels_of(*o)) o_first += panels_of(*o++);
-        const std::size_t stop = std::min(end, o_first + panels_of(*o));
-        tasks.push_back({o, done - o_first, stop - o_first});
-        done = stop;
-      }
-    }
-  } else {
-    thread_local std::vector<std::size_t> bounds;
-    for (const auto& o : outs) {
-      packed_tasks(o.w->rows, n_threads, n_tok, bounds);
-      for (std::size_t i = 0; i + 1 < bounds.size(); ++i) tasks.push_back({&o, bounds[i], bounds[i + 1]});
-    }
+  thread_local std::vector<std::size_t> bounds;
+  for (const auto& o : outs) {
+    packed_tasks(o.w->rows, pool.size(), bounds);
+    for (std::size_t i = 0; i + 1 < bounds.size(); ++i) tasks.push_back({&o, bounds[i], bounds[i + 1]});
   }
   const std::vector<task>& ts = tasks;
-  const auto tile = kernels().tile_q8_0_packed;
-  pool.parallel_for(ts.size(), [&](std::size_t t, std::size_t) {
-    const task& tk = ts[t];
-    const weight_view& w = *tk.out->w;
-    const std::size_t r0 = tk.p0 * q8_0_panel_rows, r1 = std::min(w.rows, tk.p1 * q8_0_panel_rows);
-    tile(tile_args{static_cast<const std::uint8_t*>(w.packed) + tk.p0 * panel, panel, r1 - r0, cols, n_tok, tk.out->y + r0,
-                   w.rows},
-         act);
-  });
+  pool.parallel_for(ts.size(), [&](std::size_t t, std::size_t) { run_panels(*ts[t].out, ts[t].p0, ts[t].p1, act, n_tok); });
 }
 
 } // namespace
@@ -256,28 +279,28 @@ void matmul(const weight_view& w, const float* x, std::size_t n_tok, float* y, t
     case tensor_type::f32:
     case tensor_type::f16:
     case tensor_type::bf16: {
-      const auto tile = w.type == tensor_type::f32 ? ks.tile_f32 : w.type == tensor_type::f16 ? ks.tile_f16 : ks.tile_bf16;
-      const std::size_t frb = float_rows_per_task(w.rows, n_threads, n_tok);
-      run_tasks(pool, (w.rows + frb - 1) / frb, [&](std::size_t task, std::size_t) {
-        const std::size_t r0 = task * frb;
-        tile(tile_args{base + r0 * w.row_bytes, w.row_bytes, std::min(frb, w.rows - r0), w.cols, n_tok, y + r0, w.rows},
-             x, w.cols);
-      });
+      const matmul_out o{&w, y};
+      if (n_tok == 1) {
+        stream_float({o}, x, pool);
+        return;
+      }
+      const std::size_t frb = rows_per_task(w.rows, n_threads);
+      run_tasks(pool, (w.rows + frb - 1) / frb,
+                [&](std::size_t task, std::size_t) { run_float_rows(o, task * frb, (task + 1) * frb, x, n_tok); });
       return;
     }
     case tensor_type::q8_0:
       if (w.packed != nullptr && ks.tile_q8_0_packed != nullptr) {
         const act_q8 act = quantize_activations(x, n_tok, w.cols, caller_buffers(), 16, false, true);
+        const matmul_out o{&w, y};
+        if (n_tok == 1) {
+          stream_packed({o}, act, pool);
+          return;
+        }
         thread_local std::vector<std::size_t> bounds;  // the caller's; workers only read it
-        packed_tasks(w.rows, n_threads, n_tok, bounds);
-        const std::size_t panel = q8_0_panel_bytes(w.cols);
-        const auto* packed = static_cast<const std::uint8_t*>(w.packed);
+        packed_tasks(w.rows, n_threads, bounds);
         const std::vector<std::size_t>& b = bounds;
-        run_tasks(pool, b.size() - 1, [&](std::size_t task, std::size_t) {
-          const std::size_t p0 = b[task], p1 = b[task + 1];
-          const std::size_t r0 = p0 * q8_0_panel_rows, r1 = std::min(w.rows, p1 * q8_0_panel_rows);
-          ks.tile_q8_0_packed(tile_args{packed + p0 * panel, panel, r1 - r0, w.cols, n_tok, y + r0, w.rows}, act);
-        });
+        run_tasks(pool, b.size() - 1, [&](std::size_t task, std::size_t) { run_panels(o, b[task], b[task + 1], act, n_tok); });
         return;
       }
       [[fallthrough]];
@@ -337,24 +360,22 @@ void matmul_many(std::initializer_list<matmul_out> outs, const float* x, std::si
     for (const auto& o : outs) matmul(*o.w, x, n_tok, o.y, pool);
     return;
   }
+  if (n_tok == 1) {
+    stream_float(outs, x, pool);
+    return;
+  }
   struct task {
     const matmul_out* out;
-    std::size_t r0, n;
+    std::size_t r0, r1;
   };
   std::size_t total_rows = 0;
   for (const auto& o : outs) total_rows += o.w->rows;
-  const std::size_t rb = float_rows_per_task(total_rows, pool->size(), n_tok);
+  const std::size_t rb = rows_per_task(total_rows, pool->size());
   std::vector<task> tasks;
   tasks.reserve(total_rows / rb + outs.size());
   for (const auto& o : outs)
-    for (std::size_t r0 = 0; r0 < o.w->rows; r0 += rb) tasks.push_back({&o, r0, std::min(rb, o.w->rows - r0)});
-  run_tasks(pool, tasks.size(), [&](std::size_t t, std::size_t) {
-    const task& tk = tasks[t];
-    const weight_view& w = *tk.out->w;
-    const auto tile = w.type == tensor_type::f32 ? ks.tile_f32 : w.type == tensor_type::f16 ? ks.tile_f16 : ks.tile_bf16;
-    const auto* base = static_cast<const std::uint8_t*>(w.data);
-    tile(tile_args{base + tk.r0 * w.row_bytes, w.row_bytes, tk.n, w.cols, n_tok, tk.out->y + tk.r0, w.rows}, x, w.cols);
-  });
+    for (std::size_t r0 = 0; r0 < o.w->rows; r0 += rb) tasks.push_back({&o, r0, r0 + rb});
+  run_tasks(pool, tasks.size(), [&](std::size_t t, std::size_t) { run_float_rows(*tasks[t].out, tasks[t].r0, tasks[t].r1, x, n_tok); });
 }
 
 void matmul_reference(const weight_view& w, const float* x, std::size_t n_tok, float* y) {

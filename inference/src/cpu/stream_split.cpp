@@ -1,0 +1,71 @@
+#include "cpu/stream_split.hpp"
+
+#include <atomic>
+#include <cassert>
+#include <cstdint>
+#include <memory>
+
+#include "troupe/inference/thread_pool.hpp"
+
+namespace troupe::inference {
+
+namespace {
+
+// What is left of one thread's part: [front, back) as front << 32 | back, so that the owner
+// (taking from the front) and a helper (taking from the back) claim with one CAS each. Own
+// cache line, so the owner's claims do not bounce another part's line.
+struct alignas(64) part_span {
+  std::atomic<std::uint64_t> v{0};
+};
+
+constexpr std::uint64_t span_of(std::uint64_t front, std::uint64_t back) { return front << 32 | back; }
+constexpr std::uint64_t front_of(std::uint64_t s) { return s >> 32; }
+constexpr std::uint64_t back_of(std::uint64_t s) { return s & 0xffffffffu; }
+
+} // namespace
+
+void parallel_stream(thread_pool* pool, std::size_t n, std::size_t grain,
+                     const std::function<void(std::size_t, std::size_t)>& fn) {
+  assert(n < (std::uint64_t{1} << 32));
+  const std::size_t parts = pool == nullptr ? 1 : std::min(pool->size(), n);
+  if (parts <= 1) {
+    if (n > 0) fn(0, n);
+    return;
+  }
+  grain = std::max<std::size_t>(grain, 1);
+  // The caller's (parallel_for blocks until every task is done); workers only use it.
+  thread_local std::unique_ptr<part_span[]> spans;
+  thread_local std::size_t capacity = 0;
+  if (capacity < parts) {
+    spans = std::make_unique<part_span[]>(parts);
+    capacity = parts;
+  }
+  part_span* const ps = spans.get();
+  for (std::size_t p = 0; p < parts; ++p) ps[p].v.store(span_of(n * p / parts, n * (p + 1) / parts), std::memory_order_relaxed);
+  // Relaxed claims suffice: the items' inputs are read-only during the call, their outputs
+  // disjoint, and parallel_for's own synchronization publishes the spans and the results.
+  pool->parallel_for(parts, [&](std::size_t part, std::size_t) {
+    std::atomic<std::uint64_t>& own = ps[part].v;
+    for (std::uint64_t s = own.load(std::memory_order_relaxed); front_of(s) < back_of(s);) {
+      const std::uint64_t f = front_of(s), take = back_of(s) - f > 2 * grain ? grain : 1;
+      if (own.compare_exchange_weak(s, span_of(f + take, back_of(s)), std::memory_order_relaxed)) {
+        fn(f, f + take);
+        s = own.load(std::memory_order_relaxed);
+      }
+    }
+    // Done with its own part: help the others, the back half of what each has left at a time
+    // (one run streamed forward, and the owner keeps the front it is already streaming).
+    for (std::size_t i = 1; i < parts; ++i) {
+      std::atomic<std::uint64_t>& other = ps[(part + i) % parts].v;
+      for (std::uint64_t s = other.load(std::memory_order_relaxed); front_of(s) < back_of(s);) {
+        const std::uint64_t f = front_of(s), b = back_of(s), mid = b - (b - f + 1) / 2;
+        if (other.compare_exchange_weak(s, span_of(f, mid), std::memory_order_relaxed)) {
+          fn(mid, b);
+          s = other.load(std::memory_order_relaxed);
+        }
+      }
+    }
+  });
+}
+
+} // namespace troupe::inference
