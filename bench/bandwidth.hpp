@@ -98,42 +98,76 @@ inline std::size_t anon_huge_bytes() {
 
 } // namespace detail
 
+/// A buffer far larger than the caches, mapped and touched once, streamed by measure() as
+/// often as asked (so that a benchmark can probe right before and after each timed round).
+class read_probe {
+ public:
+  /// Maps `bytes` (rounded to 2 MiB) for `pool`'s threads; see the top.
+  explicit read_probe(troupe::inference::thread_pool& pool, std::size_t bytes = std::size_t{1} << 30) : pool_(pool) {
+    constexpr std::size_t huge = std::size_t{2} << 20;
+    bytes_ = (bytes + huge - 1) / huge * huge;
+    raw_ = mmap(nullptr, bytes_ + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw_ == MAP_FAILED) {
+      raw_ = nullptr;
+      return;
+    }
+    p_ = reinterpret_cast<std::uint8_t*>((reinterpret_cast<std::uintptr_t>(raw_) + huge - 1) / huge * huge);
+    const std::size_t huge_before = detail::anon_huge_bytes();
+    (void)madvise(p_, bytes_, MADV_HUGEPAGE);  // a hint; without it the bound is lower, not wrong
+    const std::size_t n = pool.size();
+    slice_ = bytes_ / n / 4096 * 4096;
+    pool.parallel_for(n, [&](std::size_t t, std::size_t) {  // touch every page before timing
+      for (std::size_t i = t * slice_; i < (t + 1) * slice_; i += 4096) p_[i] = static_cast<std::uint8_t>(i >> 12);
+    });
+    huge_pages_ = detail::anon_huge_bytes() >= huge_before + bytes_ / 2;
+  }
+  ~read_probe() {
+    if (raw_ != nullptr) munmap(raw_, bytes_ + (std::size_t{2} << 20));
+  }
+  read_probe(const read_probe&) = delete;
+  read_probe& operator=(const read_probe&) = delete;
+
+  /// `passes` timed passes over the whole buffer (all zero when it could not be mapped).
+  bandwidth measure(int passes) {
+    bandwidth r;
+    r.bytes = bytes_;
+    r.huge_pages = huge_pages_;
+    if (p_ == nullptr || passes <= 0) return r;
+    const auto& cpu = troupe::inference::host_cpu_features();
+    const std::size_t n = pool_.size();
+    std::vector<std::uint64_t> sink(n);
+    std::vector<double> rates;
+    for (int pass = 0; pass < passes; ++pass) {
+      const auto read = cpu.avx512 ? (pass % 2 == 0 ? detail::read_avx512<false> : detail::read_avx512<true>)
+                        : cpu.avx2 ? detail::read_avx2
+                                   : detail::read_scalar;
+      const double t0 = now_s();
+      pool_.parallel_for(n, [&](std::size_t t, std::size_t) { sink[t] ^= read(p_ + t * slice_, slice_); });
+      rates.push_back(static_cast<double>(slice_ * n) / (now_s() - t0));
+    }
+    for (const std::uint64_t v : sink) sink_ = sink_ ^ v;  // keeps the reads alive
+    std::sort(rates.begin(), rates.end());
+    r.passes = passes;
+    r.best = rates.back();
+    r.median = rates[rates.size() / 2];
+    r.worst = rates.front();
+    return r;
+  }
+
+ private:
+  troupe::inference::thread_pool& pool_;
+  std::size_t bytes_ = 0, slice_ = 0;
+  void* raw_ = nullptr;
+  std::uint8_t* p_ = nullptr;
+  bool huge_pages_ = false;
+  volatile std::uint64_t sink_ = 0;
+};
+
 /// Streams `bytes` (rounded to 2 MiB) `passes` times with the pool's threads; see the top.
 inline bandwidth measure_read_bandwidth(troupe::inference::thread_pool& pool, std::size_t bytes = std::size_t{1} << 30,
                                         int passes = 9) {
-  constexpr std::size_t huge = std::size_t{2} << 20;
-  bytes = (bytes + huge - 1) / huge * huge;
-  bandwidth r;
-  r.bytes = bytes;
-  void* raw = mmap(nullptr, bytes + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED) return r;
-  auto* p = reinterpret_cast<std::uint8_t*>((reinterpret_cast<std::uintptr_t>(raw) + huge - 1) / huge * huge);
-  const std::size_t huge_before = detail::anon_huge_bytes();
-  (void)madvise(p, bytes, MADV_HUGEPAGE);  // a hint; without it the bound is lower, not wrong
-  const std::size_t n = pool.size(), slice = bytes / n / 4096 * 4096;
-  pool.parallel_for(n, [&](std::size_t t, std::size_t) {  // touch every page before timing
-    for (std::size_t i = t * slice; i < (t + 1) * slice; i += 4096) p[i] = static_cast<std::uint8_t>(i >> 12);
-  });
-  r.huge_pages = detail::anon_huge_bytes() >= huge_before + bytes / 2;
-  const auto& cpu = troupe::inference::host_cpu_features();
-  std::vector<std::uint64_t> sink(n);
-  std::vector<double> rates;
-  for (int pass = 0; pass < passes; ++pass) {
-    const auto read = cpu.avx512 ? (pass % 2 == 0 ? detail::read_avx512<false> : detail::read_avx512<true>)
-                      : cpu.avx2 ? detail::read_avx2
-                                 : detail::read_scalar;
-    const double t0 = now_s();
-    pool.parallel_for(n, [&](std::size_t t, std::size_t) { sink[t] ^= read(p + t * slice, slice); });
-    rates.push_back(static_cast<double>(slice * n) / (now_s() - t0));
-  }
-  munmap(raw, bytes + huge);
-  if (sink[0] == 0x5eed) std::fputs("", stderr);  // keeps the reads alive
-  std::sort(rates.begin(), rates.end());
-  r.passes = passes;
-  r.best = rates.back();
-  r.median = rates[rates.size() / 2];
-  r.worst = rates.front();
-  return r;
+  read_probe probe(pool, bytes);
+  return probe.measure(passes);
 }
 
 } // namespace bench

@@ -39,8 +39,9 @@ struct row {
   double file_mb = 0;
   double prefill = 0, decode = 0;            // troupe tok/s
   double peer_prefill = 0, peer_decode = 0;  // llama.cpp tok/s (0 = not measured)
-  double bound = 0;                          // decode tok/s at the measured bandwidth
+  double bound = 0;                          // decode tok/s at the bandwidth measured around the best round
   double bytes_per_token = 0;                // weight bytes read per decoded token
+  std::vector<double> round_decode, round_bw;  // each round's decode tok/s and the bandwidth around it
 };
 
 /// Troupe's side: a context and its prompt, timed one round at a time so that rounds of
@@ -59,8 +60,10 @@ struct troupe_runner {
     for (std::size_t i = 0; i < o.prompt; ++i) prompt.push_back(static_cast<std::int32_t>((i * 7919 + 13) % n_vocab));
   }
 
-  /// One round: prefill then greedy decode; keeps the best tok/s in r.
-  void round(const options& o, row& r) {
+  /// One round: prefill then greedy decode, the decode bracketed by two bandwidth probes (the
+  /// machine's bandwidth can change within seconds: the bound of a round is what the memory
+  /// gave right then, the faster of the two probes); keeps the best tok/s in r.
+  void round(const options& o, row& r, bench::read_probe& probe) {
     const auto seq = *ctx->seq_create();
     inf::batch b;
     b.add(seq, prompt);
@@ -68,6 +71,7 @@ struct troupe_runner {
     (void)ctx->decode(b, logits);
     const double t1 = bench::now_s();
     auto next = static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    const double bw_before = probe.measure(probe_passes).best;
     const double t2 = bench::now_s();
     for (std::size_t i = 0; i < o.gen; ++i) {
       inf::batch step;
@@ -76,20 +80,30 @@ struct troupe_runner {
       next = static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     }
     const double t3 = bench::now_s();
+    const double bw_after = probe.measure(probe_passes).best;
     (void)ctx->seq_remove(seq);
     r.prefill = std::max(r.prefill, static_cast<double>(o.prompt) / (t1 - t0));
-    r.decode = std::max(r.decode, static_cast<double>(o.gen) / (t3 - t2));
+    const double decode = static_cast<double>(o.gen) / (t3 - t2), bw = std::max(bw_before, bw_after);
+    r.round_decode.push_back(decode);
+    r.round_bw.push_back(bw);
+    if (decode > r.decode) {
+      r.decode = decode;
+      r.bound = bw / r.bytes_per_token;
+    }
   }
+
+  static constexpr int probe_passes = 4;
 };
 
 /// Best-of-reps prefill and decode tok/s of troupe and llama.cpp, rounds alternating.
 void measure(const std::shared_ptr<const inf::model>& m, const std::filesystem::path& path, const options& o,
-             row& r) {
+             row& r, bench::read_probe& probe) {
   troupe_runner t(m, o);
   row warm;
-  t.round(o, warm);  // warms up caches and the pool (llama.cpp warms up inside each call)
+  warm.bytes_per_token = r.bytes_per_token;
+  t.round(o, warm, probe);  // warms up caches and the pool (llama.cpp warms up inside each call)
   for (std::size_t rep = 0; rep < o.reps; ++rep) {
-    t.round(o, r);
+    t.round(o, r, probe);
     if (!o.peer) continue;
     double p = 0, d = 0;
     bench::measure_llama(path, o.prompt, o.gen, o.threads, 1, p, d);
@@ -119,16 +133,14 @@ int main(int argc, char** argv) {
     }
   }
   const auto dir = bench::make_temp_dir();
-  // The bound's bandwidth: measured before and after the models run (best pass of both), so a
-  // burst of load from elsewhere during one probe does not move the bound.
-  inf::thread_pool pool(o.threads);
+  inf::thread_pool pool(o.threads);  // the probes' threads (as many as the engine's)
   for (std::size_t i = 0; i < o.bandwidth_only; ++i) {
     const auto b = bench::measure_read_bandwidth(pool);
     fmt::print("bandwidth probe {}: best {:.1f} median {:.1f} worst {:.1f} GB/s ({} passes, {} MiB, huge pages {})\n", i,
                b.best / 1e9, b.median / 1e9, b.worst / 1e9, b.passes, b.bytes >> 20, b.huge_pages);
   }
   if (o.bandwidth_only > 0) return 0;
-  const bench::bandwidth bw_start = bench::measure_read_bandwidth(pool);
+  bench::read_probe probe(pool, std::size_t{512} << 20);
   std::vector<row> rows;
   for (const auto& t : o.types) {
     const auto type = inf::parse_tensor_type(t);
@@ -153,45 +165,51 @@ int main(int argc, char** argv) {
     r.type = t;
     r.file_mb = static_cast<double>(std::filesystem::file_size(path)) / 1e6;
     r.bytes_per_token = static_cast<double>((*m)->weight_bytes_per_token());
-    measure(*m, path, o, r);
+    measure(*m, path, o, r, probe);
     rows.push_back(r);
     std::filesystem::remove(path);
   }
   std::filesystem::remove_all(dir);
-  const bench::bandwidth bw_end = bench::measure_read_bandwidth(pool);
-  const double bandwidth = std::max(bw_start.best, bw_end.best);
-  for (auto& r : rows) r.bound = bandwidth / r.bytes_per_token;
-
+  const bench::bandwidth last = probe.measure(1);
   const double load = bench::load_average();
   const auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+  const auto rounds = [](const row& r, bool json) {
+    std::string out;
+    for (std::size_t i = 0; i < r.round_decode.size(); ++i)
+      out += json ? fmt::format("{}{{\"decode_tok_s\": {:.2f}, \"bandwidth_gb_s\": {:.2f}}}", i ? ", " : "", r.round_decode[i],
+                                r.round_bw[i] / 1e9)
+                  : fmt::format("{}{:.1f} tok/s at {:.1f} GB/s = {:.0f}%", i ? ", " : "", r.round_decode[i], r.round_bw[i] / 1e9,
+                                100 * r.round_decode[i] * r.bytes_per_token / r.round_bw[i]);
+    return out;
+  };
   if (o.json) {
     fmt::print("{{\"threads\": {}, \"prompt_tokens\": {}, \"gen_tokens\": {}, \"load_avg_1m\": {:.2f}, "
-               "\"bandwidth_gb_s\": {:.2f}, \"bandwidth_median_gb_s\": [{:.2f}, {:.2f}], \"bandwidth_best_gb_s\": [{:.2f}, {:.2f}], "
                "\"bandwidth_huge_pages\": {}, \"rows\": [",
-               o.threads, o.prompt, o.gen, load, bandwidth / 1e9, bw_start.median / 1e9, bw_end.median / 1e9,
-               bw_start.best / 1e9, bw_end.best / 1e9, bw_start.huge_pages && bw_end.huge_pages);
+               o.threads, o.prompt, o.gen, load, last.huge_pages);
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const auto& r = rows[i];
       fmt::print("{}{{\"type\": \"{}\", \"prefill_tok_s\": {:.2f}, \"llama_prefill_tok_s\": {:.2f}, "
-                 "\"decode_tok_s\": {:.2f}, \"llama_decode_tok_s\": {:.2f}, \"decode_bound_tok_s\": {:.2f}}}",
-                 i ? ", " : "", r.type, r.prefill, r.peer_prefill, r.decode, r.peer_decode, r.bound);
+                 "\"decode_tok_s\": {:.2f}, \"llama_decode_tok_s\": {:.2f}, \"decode_bound_tok_s\": {:.2f}, "
+                 "\"decode_rounds\": [{}]}}",
+                 i ? ", " : "", r.type, r.prefill, r.peer_prefill, r.decode, r.peer_decode, r.bound, rounds(r, true));
     }
     fmt::print("]}}\n");
     return 0;
   }
   fmt::print("engine: SmolLM-360M shape, random weights, {} threads, prompt {} tokens, decode {} tokens\n",
              o.threads, o.prompt, o.gen);
-  fmt::print("read bandwidth ({} threads): {:.1f} GB/s = best pass of {} + {} over {} MiB{} before and after the models "
-             "(each thread streams its own slice with 64-byte loads); medians {:.1f} / {:.1f} GB/s\n",
-             o.threads, bandwidth / 1e9, bw_start.passes, bw_end.passes, bw_start.bytes >> 20,
-             bw_start.huge_pages && bw_end.huge_pages ? " in huge pages" : "", bw_start.median / 1e9, bw_end.median / 1e9);
-  fmt::print("bound = that bandwidth / weight bytes read per token; load average (1 min) at the end: {:.2f}\n\n", load);
+  fmt::print("bound = read bandwidth / weight bytes read per token; the bandwidth of a round: best of {} passes over {} MiB{}\n"
+             "right before and right after its decode ({} threads, each streaming its own slice); load average (1 min) at "
+             "the end: {:.2f}\n\n",
+             2 * troupe_runner::probe_passes, last.bytes >> 20, last.huge_pages ? " in huge pages" : "", o.threads, load);
   fmt::print("{:<6} {:>8} | {:>9} {:>9} {:>6} | {:>8} {:>8} {:>6} | {:>8} {:>7}\n", "type", "file MB",
              "prefill", "llama.cpp", "ratio", "decode", "llama", "ratio", "bound", "of bound");
   for (const auto& r : rows)
     fmt::print("{:<6} {:>8.0f} | {:>9.1f} {:>9.1f} {:>5.2f}x | {:>8.1f} {:>8.1f} {:>5.2f}x | {:>8.1f} {:>6.0f}%\n",
                r.type, r.file_mb, r.prefill, r.peer_prefill, ratio(r.prefill, r.peer_prefill), r.decode,
                r.peer_decode, ratio(r.decode, r.peer_decode), r.bound, 100 * ratio(r.decode, r.bound));
-  fmt::print("\n(tok/s, best of {} rounds, troupe and llama.cpp alternating; llama.cpp = 0 when bench_llama_peer was not built)\n", o.reps);
+  fmt::print("\n(tok/s, best of {} rounds, troupe and llama.cpp alternating; llama.cpp = 0 when bench_llama_peer was not "
+             "built; bound and of bound: those of troupe's best decode round)\n", o.reps);
+  for (const auto& r : rows) fmt::print("{} decode rounds: {}\n", r.type, rounds(r, false));
   return 0;
 }
