@@ -42,6 +42,7 @@ struct row {
   double bound = 0;                          // decode tok/s at the bandwidth measured around the best round
   double bytes_per_token = 0;                // weight bytes read per decoded token
   std::vector<double> round_decode, round_bw;  // each round's decode tok/s and the bandwidth around it
+  std::vector<double> peer_round_decode, peer_round_bw;  // the same for llama.cpp's rounds (its whole call)
 };
 
 /// Troupe's side: a context and its prompt, timed one round at a time so that rounds of
@@ -106,7 +107,10 @@ void measure(const std::shared_ptr<const inf::model>& m, const std::filesystem::
     t.round(o, r, probe);
     if (!o.peer) continue;
     double p = 0, d = 0;
+    const double bw_before = probe.measure(troupe_runner::probe_passes).best;
     bench::measure_llama(path, o.prompt, o.gen, o.threads, 1, p, d);
+    r.peer_round_decode.push_back(d);
+    r.peer_round_bw.push_back(std::max(bw_before, probe.measure(troupe_runner::probe_passes).best));
     r.peer_prefill = std::max(r.peer_prefill, p);
     r.peer_decode = std::max(r.peer_decode, d);
   }
@@ -173,13 +177,12 @@ int main(int argc, char** argv) {
   const bench::bandwidth last = probe.measure(1);
   const double load = bench::load_average();
   const auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
-  const auto rounds = [](const row& r, bool json) {
+  const auto rounds = [](const row& r, const std::vector<double>& decode, const std::vector<double>& bw, bool json) {
     std::string out;
-    for (std::size_t i = 0; i < r.round_decode.size(); ++i)
-      out += json ? fmt::format("{}{{\"decode_tok_s\": {:.2f}, \"bandwidth_gb_s\": {:.2f}}}", i ? ", " : "", r.round_decode[i],
-                                r.round_bw[i] / 1e9)
-                  : fmt::format("{}{:.1f} tok/s at {:.1f} GB/s = {:.0f}%", i ? ", " : "", r.round_decode[i], r.round_bw[i] / 1e9,
-                                100 * r.round_decode[i] * r.bytes_per_token / r.round_bw[i]);
+    for (std::size_t i = 0; i < decode.size(); ++i)
+      out += json ? fmt::format("{}{{\"decode_tok_s\": {:.2f}, \"bandwidth_gb_s\": {:.2f}}}", i ? ", " : "", decode[i], bw[i] / 1e9)
+                  : fmt::format("{}{:.1f} tok/s at {:.1f} GB/s = {:.0f}%", i ? ", " : "", decode[i], bw[i] / 1e9,
+                                100 * decode[i] * r.bytes_per_token / bw[i]);
     return out;
   };
   if (o.json) {
@@ -190,8 +193,9 @@ int main(int argc, char** argv) {
       const auto& r = rows[i];
       fmt::print("{}{{\"type\": \"{}\", \"prefill_tok_s\": {:.2f}, \"llama_prefill_tok_s\": {:.2f}, "
                  "\"decode_tok_s\": {:.2f}, \"llama_decode_tok_s\": {:.2f}, \"decode_bound_tok_s\": {:.2f}, "
-                 "\"decode_rounds\": [{}]}}",
-                 i ? ", " : "", r.type, r.prefill, r.peer_prefill, r.decode, r.peer_decode, r.bound, rounds(r, true));
+                 "\"decode_rounds\": [{}], \"llama_decode_rounds\": [{}]}}",
+                 i ? ", " : "", r.type, r.prefill, r.peer_prefill, r.decode, r.peer_decode, r.bound,
+                 rounds(r, r.round_decode, r.round_bw, true), rounds(r, r.peer_round_decode, r.peer_round_bw, true));
     }
     fmt::print("]}}\n");
     return 0;
@@ -210,6 +214,12 @@ int main(int argc, char** argv) {
                r.peer_decode, ratio(r.decode, r.peer_decode), r.bound, 100 * ratio(r.decode, r.bound));
   fmt::print("\n(tok/s, best of {} rounds, troupe and llama.cpp alternating; llama.cpp = 0 when bench_llama_peer was not "
              "built; bound and of bound: those of troupe's best decode round)\n", o.reps);
-  for (const auto& r : rows) fmt::print("{} decode rounds: {}\n", r.type, rounds(r, false));
+  fmt::print("decode rounds, each against the bandwidth probed right before and after it (llama.cpp: around its "
+             "whole call):\n");
+  for (const auto& r : rows) {
+    fmt::print("  {:<5} troupe:    {}\n", r.type, rounds(r, r.round_decode, r.round_bw, false));
+    if (!r.peer_round_decode.empty())
+      fmt::print("  {:<5} llama.cpp: {}\n", r.type, rounds(r, r.peer_round_decode, r.peer_round_bw, false));
+  }
   return 0;
 }
