@@ -1,5 +1,6 @@
 #include "cpu/stream_split.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cassert>
 #include <cstdint>
