@@ -74,3 +74,36 @@ TEST_CASE("a thread done with its part takes over the rest of a slow part") {
   CHECK(part1_done.load() == n / 2);
   CHECK(part0_threads.size() == 2);
 }
+
+// What a helper took over can be taken from it in turn: as above, and then the helper stalls
+// on the first item it took over until the owner of part 0 has finished the front it kept, so
+// the owner, done, must take back part of the helper's run: items [16, 32) (the back half the
+// helper took) end up run by both threads.
+TEST_CASE("a run a helper took over can be taken back while the helper stalls") {
+  thread_pool pool(2);
+  constexpr std::size_t n = 64;
+  std::atomic<std::size_t> part1_done{0}, front_done{0};
+  std::mutex m;
+  std::set<std::thread::id> back_threads;
+  std::vector<std::atomic<int>> hits(n);
+  const auto wait_for = [](const std::atomic<std::size_t>& count, std::size_t target) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (count.load() < target && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  };
+  parallel_stream(&pool, n, 1, [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i) {
+      if (i == 0) wait_for(part1_done, n / 2);    // part 0's owner stalls at once
+      if (i == 16) wait_for(front_done, 15);      // the helper stalls on what it took over
+      if (i >= 1 && i < 16) front_done.fetch_add(1);
+      if (i >= 16 && i < 32) {
+        std::lock_guard lock{m};
+        back_threads.insert(std::this_thread::get_id());
+      }
+      if (i >= n / 2) part1_done.fetch_add(1);
+      hits[i].fetch_add(1);
+    }
+  });
+  for (std::size_t i = 0; i < n; ++i) REQUIRE(hits[i].load() == 1);
+  CHECK(back_threads.size() == 2);
+}

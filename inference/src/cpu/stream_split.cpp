@@ -47,24 +47,31 @@ void parallel_stream(thread_pool* pool, std::size_t n, std::size_t grain,
   // disjoint, and parallel_for's own synchronization publishes the spans and the results.
   pool->parallel_for(parts, [&](std::size_t part, std::size_t) {
     std::atomic<std::uint64_t>& own = ps[part].v;
-    for (std::uint64_t s = own.load(std::memory_order_relaxed); front_of(s) < back_of(s);) {
-      const std::uint64_t f = front_of(s), take = back_of(s) - f > 2 * grain ? grain : 1;
-      if (own.compare_exchange_weak(s, span_of(f + take, back_of(s)), std::memory_order_relaxed)) {
-        fn(f, f + take);
-        s = own.load(std::memory_order_relaxed);
-      }
-    }
-    // Done with its own part: help the others, the back half of what each has left at a time
-    // (one run streamed forward, and the owner keeps the front it is already streaming).
-    for (std::size_t i = 1; i < parts; ++i) {
-      std::atomic<std::uint64_t>& other = ps[(part + i) % parts].v;
-      for (std::uint64_t s = other.load(std::memory_order_relaxed); front_of(s) < back_of(s);) {
-        const std::uint64_t f = front_of(s), b = back_of(s), mid = b - (b - f + 1) / 2;
-        if (other.compare_exchange_weak(s, span_of(f, mid), std::memory_order_relaxed)) {
-          fn(mid, b);
-          s = other.load(std::memory_order_relaxed);
+    for (;;) {
+      // The thread's own span, from the front.
+      for (std::uint64_t s = own.load(std::memory_order_relaxed); front_of(s) < back_of(s);) {
+        const std::uint64_t f = front_of(s), take = back_of(s) - f > 2 * grain ? grain : 1;
+        if (own.compare_exchange_weak(s, span_of(f + take, back_of(s)), std::memory_order_relaxed)) {
+          fn(f, f + take);
+          s = own.load(std::memory_order_relaxed);
         }
       }
+      // Empty: move the back half of what another thread has left into its own span (the
+      // owner keeps the front it is streaming), where others can take from it in turn (a
+      // thread preempted right after taking it holds no more than a grain).
+      bool took = false;
+      for (std::size_t i = 1; i < parts && !took; ++i) {
+        std::atomic<std::uint64_t>& other = ps[(part + i) % parts].v;
+        for (std::uint64_t s = other.load(std::memory_order_relaxed); front_of(s) < back_of(s);) {
+          const std::uint64_t f = front_of(s), b = back_of(s), mid = b - (b - f + 1) / 2;
+          if (other.compare_exchange_weak(s, span_of(f, mid), std::memory_order_relaxed)) {
+            own.store(span_of(mid, b), std::memory_order_relaxed);
+            took = true;
+            break;
+          }
+        }
+      }
+      if (!took) return;
     }
   });
 }

@@ -2,9 +2,10 @@
 // streams every weight once from memory and is bound by how fast each core's stream runs; a
 // stream that starts anew costs a hardware-prefetcher ramp-up, so many small tasks (what
 // balances best for cached data) waste bandwidth. Here each thread owns one contiguous part
-// and walks it from the front; a thread that is done takes the back half of what is left of
-// another part (again and again), so the threads still finish together when one of them is
-// slowed down or preempted.
+// and walks it from the front; a thread that is done moves the back half of what is left of
+// another part into its own and walks that (again and again; what it moved can be taken from
+// it in turn), so the threads still finish together when one of them is slowed down or
+// preempted.
 #pragma once
 
 #include <cstddef>
