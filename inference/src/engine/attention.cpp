@@ -112,7 +112,7 @@ void attend_part(kv_cache& cache, std::size_t layer, std::size_t slot, std::size
   // The part's rows come from memory (the weights streamed since evicted them), each block's
   // keys and values contiguous: ask for all of them up front (a few tens of KiB), so that the
   // loops below do not wait on one row's miss after another. Into L2 (locality 1): keys into
-  // L1 (locality 3) ran out of L1's few miss buffers part-way; SmolLM-360M Q8_0 decode,
+  // L1 (locality 3, where only a few misses can be outstanding) were slower; SmolLM-360M Q8_0 decode,
   // `bench_engine --no-llama` alternating with the L1 build, 8 low-bandwidth rounds each:
   // median 83.5% of the bound vs 81%.
   for (std::size_t j = j_begin; j < j_end;) {
