@@ -1,7 +1,8 @@
 // The memory-bandwidth bound of the benchmarks: how fast the pool's threads can stream a
 // buffer far larger than the caches, measured so that the number is stable from run to run
 // and is a ceiling a decode step (which streams every weight once) cannot beat:
-//   - 1 GiB of anonymous memory on 2 MiB boundaries with transparent huge pages requested
+//   - 1 GiB by default (bench_engine and bench_kernels --smollm: 512 MiB, probed around each
+//     timed decode) of anonymous memory on 2 MiB boundaries with transparent huge pages requested
 //     (no TLB misses or page faults in the way; touched by all threads before timing),
 //   - each thread reads its own contiguous slice (one long stream per thread, like decode)
 //     with 64-byte AVX-512 loads (AVX2 / scalar where the CPU lacks them) into 8 independent

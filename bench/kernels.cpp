@@ -165,12 +165,14 @@ int run_smollm(const options& o) {
     for (std::size_t n_threads : o.threads) {
       thread_pool pool(n_threads);
       // The bound's bandwidth: probed right before and right after the decode timing (the
-      // faster of the two), since the machine's bandwidth can change within seconds.
-      const double bw_before = stream_bandwidth(pool);
+      // faster of the two), since the machine's bandwidth can change within seconds; one
+      // buffer for both probes.
+      bench::read_probe probe(pool, std::size_t{512} << 20);
+      const double bw_before = probe.measure(5).best / 1e9;
       const timing decode = best_time([&] {
         for (const auto& v : views) matmul(v, x.data(), 1, y.data(), &pool);
       }, 1.0, 5);
-      const double bw = std::max(bw_before, stream_bandwidth(pool));
+      const double bw = std::max(bw_before, probe.measure(5).best / 1e9);
       const timing prefill = best_time([&] {
         for (std::size_t i = 0; i + 1 < views.size(); ++i) matmul(views[i], x.data(), o.tokens, y.data(), &pool);
         matmul(views.back(), x.data(), 1, y.data(), &pool);
