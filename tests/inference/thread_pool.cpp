@@ -2,9 +2,15 @@
 
 #include <troupe/inference/thread_pool.hpp>
 
+#include <sys/mman.h>
+
 #include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <thread>
 #include <vector>
+
+#include "support/fresh_pages.hpp"
 
 using troupe::inference::thread_pool;
 
@@ -78,4 +84,36 @@ TEST_CASE("calls from two threads are serialised, not mixed") {
 TEST_CASE("default size is the hardware concurrency") {
   thread_pool pool;
   CHECK(pool.size() == std::max(1u, std::thread::hardware_concurrency()));
+}
+
+// read_ahead's reads are observable without timing: a page of fresh anonymous memory becomes
+// resident (mincore) when first read. The worker only reads while it waits between calls, so
+// each attempt wakes it with a call first.
+TEST_CASE("a worker reads the memory it is asked to read ahead, and only that worker does") {
+  thread_pool pool(2);
+  const troupe::test::fresh_pages asked(64), not_asked(64);
+  REQUIRE(asked.resident() == 0);
+  REQUIRE(not_asked.resident() == 0);
+  pool.read_ahead(0, not_asked.data(), not_asked.bytes());  // the caller: not a worker
+  pool.read_ahead(2, not_asked.data(), not_asked.bytes());  // no such worker
+  for (int attempt = 0; attempt < 500 && asked.resident() < 64; ++attempt) {
+    pool.parallel_for(2, [](std::size_t, std::size_t) {});
+    pool.read_ahead(1, asked.data(), asked.bytes());
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  CHECK(asked.resident() == 64);
+  CHECK(not_asked.resident() == 0);
+}
+
+TEST_CASE("calls run normally while a worker is reading ahead") {
+  thread_pool pool(2);
+  const troupe::test::fresh_pages big(16384);  // 64 MiB: still being read when the calls start
+  long total = 0;
+  for (int call = 0; call < 1000; ++call) {
+    if (call % 100 == 0) pool.read_ahead(1, big.data(), big.bytes());
+    std::vector<std::atomic<int>> hits(5);
+    pool.parallel_for(5, [&](std::size_t task, std::size_t) { hits[task].fetch_add(1); });
+    for (auto& h : hits) total += h.load();
+  }
+  CHECK(total == 5000);
 }

@@ -6,6 +6,7 @@
 #include "troupe/inference/matmul.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -218,6 +219,15 @@ void stream_float(std::initializer_list<matmul_out> outs, const float* x, thread
       });
 }
 
+bool is_float(tensor_type t) { return t == tensor_type::f32 || t == tensor_type::f16 || t == tensor_type::bf16; }
+bool is_packed(const weight_view& w) {
+  return w.type == tensor_type::q8_0 && w.packed != nullptr && kernels().tile_q8_0_packed != nullptr;
+}
+
+/// Most bytes warm_one_token asks a worker to read: more than it reads while the caller runs
+/// a few microseconds of single-threaded steps, and well inside its L2.
+constexpr std::size_t warm_bytes = std::size_t{256} << 10;
+
 /// The packed Q8_0 kernel on panels [p0, p1) of o's matrix.
 void run_panels(const matmul_out& o, std::size_t p0, std::size_t p1, const act_q8& act, std::size_t n_tok) {
   const weight_view& w = *o.w;
@@ -339,13 +349,6 @@ void matmul(const weight_view& w, const float* x, std::size_t n_tok, float* y, t
 // (matmul_many_packed); other types, or a mix, go through matmul's per-type paths above, one
 // matrix at a time.
 void matmul_many(std::initializer_list<matmul_out> outs, const float* x, std::size_t n_tok, thread_pool* pool) {
-  const auto is_float = [](tensor_type t) {
-    return t == tensor_type::f32 || t == tensor_type::f16 || t == tensor_type::bf16;
-  };
-  const auto& ks = kernels();
-  const auto is_packed = [&](const weight_view& w) {
-    return w.type == tensor_type::q8_0 && w.packed != nullptr && ks.tile_q8_0_packed != nullptr;
-  };
   bool shared = pool != nullptr && outs.size() > 1 && n_tok > 0, all_float = true, all_packed = true;
   for (const auto& o : outs) {
     shared = shared && o.w->cols == outs.begin()->w->cols;
@@ -376,6 +379,40 @@ void matmul_many(std::initializer_list<matmul_out> outs, const float* x, std::si
   for (const auto& o : outs)
     for (std::size_t r0 = 0; r0 < o.w->rows; r0 += rb) tasks.push_back({&o, r0, r0 + rb});
   run_tasks(pool, tasks.size(), [&](std::size_t t, std::size_t) { run_float_rows(*tasks[t].out, tasks[t].r0, tasks[t].r1, x, n_tok); });
+}
+
+void warm_one_token(std::initializer_list<const weight_view*> ws, thread_pool& pool) {
+  if (pool.size() < 2 || ws.size() == 0) return;
+  // The units the stream splits (stream_float's row groups or stream_packed's panels) and
+  // where each matrix's lie: the same kind for all of ws, or they do not stream as one.
+  struct span {
+    const std::uint8_t* base;
+    std::size_t unit_bytes, units;
+  };
+  std::array<span, 4> spans{};
+  if (ws.size() > spans.size()) return;
+  const bool packed = is_packed(**ws.begin());
+  std::size_t total = 0, n = 0;
+  for (const weight_view* w : ws) {
+    if (packed != is_packed(*w) || (!packed && !is_float(w->type))) return;
+    spans[n++] = packed ? span{static_cast<const std::uint8_t*>(w->packed), q8_0_panel_bytes(w->cols),
+                               (w->rows + q8_0_panel_rows - 1) / q8_0_panel_rows}
+                        : span{static_cast<const std::uint8_t*>(w->data), float_stream_rows * w->row_bytes,
+                               (w->rows + float_stream_rows - 1) / float_stream_rows};
+    total += spans[n - 1].units;
+  }
+  // Worker t reads the front of part t, up to the end of the matrix it starts in. The caller
+  // usually claims part 0; if a worker takes another part, what it read still comes from a
+  // cache (another core's) instead of memory.
+  for (std::size_t t = 1; t < pool.size(); ++t) {
+    std::size_t u = stream_part(&pool, total, t).first;
+    for (std::size_t i = 0; i < n; u -= spans[i].units, ++i) {
+      if (u >= spans[i].units) continue;
+      const std::size_t bytes = std::min(warm_bytes, (spans[i].units - u) * spans[i].unit_bytes);
+      pool.read_ahead(t, spans[i].base + u * spans[i].unit_bytes, bytes);
+      break;
+    }
+  }
 }
 
 void matmul_reference(const weight_view& w, const float* x, std::size_t n_tok, float* y) {

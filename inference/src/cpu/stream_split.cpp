@@ -25,10 +25,20 @@ constexpr std::uint64_t back_of(std::uint64_t s) { return s & 0xffffffffu; }
 
 } // namespace
 
+namespace {
+std::size_t parts_of(const thread_pool* pool, std::size_t n) { return pool == nullptr ? 1 : std::min(pool->size(), n); }
+} // namespace
+
+std::pair<std::size_t, std::size_t> stream_part(const thread_pool* pool, std::size_t n, std::size_t p) {
+  const std::size_t parts = std::max<std::size_t>(parts_of(pool, n), 1);
+  if (p >= parts) return {n, n};
+  return {n * p / parts, n * (p + 1) / parts};
+}
+
 void parallel_stream(thread_pool* pool, std::size_t n, std::size_t grain,
                      const std::function<void(std::size_t, std::size_t)>& fn) {
   assert(n < (std::uint64_t{1} << 32));
-  const std::size_t parts = pool == nullptr ? 1 : std::min(pool->size(), n);
+  const std::size_t parts = parts_of(pool, n);
   if (parts <= 1) {
     if (n > 0) fn(0, n);
     return;
@@ -42,7 +52,10 @@ void parallel_stream(thread_pool* pool, std::size_t n, std::size_t grain,
     capacity = parts;
   }
   part_span* const ps = spans.get();
-  for (std::size_t p = 0; p < parts; ++p) ps[p].v.store(span_of(n * p / parts, n * (p + 1) / parts), std::memory_order_relaxed);
+  for (std::size_t p = 0; p < parts; ++p) {
+    const auto [front, back] = stream_part(pool, n, p);
+    ps[p].v.store(span_of(front, back), std::memory_order_relaxed);
+  }
   // Relaxed claims suffice: the items' inputs are read-only during the call, their outputs
   // disjoint, and parallel_for's own synchronization publishes the spans and the results.
   pool->parallel_for(parts, [&](std::size_t part, std::size_t) {

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <utility>
 
 namespace troupe::inference {
 
@@ -21,5 +22,9 @@ class thread_pool;
 /// increasing order. Preconditions: n < 2^32, fn safe to call from the pool's threads.
 void parallel_stream(thread_pool* pool, std::size_t n, std::size_t grain,
                      const std::function<void(std::size_t begin, std::size_t end)>& fn);
+
+/// The part that parallel_stream(pool, n, ...) gives task `p` first: items [first, second).
+/// With `pool` null or one thread, everything is part 0.
+std::pair<std::size_t, std::size_t> stream_part(const thread_pool* pool, std::size_t n, std::size_t p);
 
 } // namespace troupe::inference

@@ -2,6 +2,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cassert>
 #include <limits>
 
@@ -30,6 +31,7 @@ void spin_then_wait(const std::atomic<T>& a, Pred done) {
 thread_pool::thread_pool(std::size_t n_threads) {
   if (n_threads == 0) n_threads = std::max(1u, std::thread::hardware_concurrency());
   workers_.reserve(n_threads - 1);
+  requests_ = std::make_unique<read_request[]>(n_threads - 1);
   for (std::size_t i = 1; i < n_threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
@@ -63,10 +65,54 @@ void thread_pool::run_tasks(std::uint32_t generation, std::size_t thread) {
   }
 }
 
+void thread_pool::read_ahead(std::size_t thread, const void* p, std::size_t bytes) {
+  if (thread == 0 || thread >= size() || p == nullptr || bytes == 0) return;
+  read_request& r = requests_[thread - 1];
+  const std::uint32_t s = r.seq.load(std::memory_order_relaxed);
+  r.seq.store(s + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);  // the odd seq before the new fields
+  r.p.store(static_cast<const std::byte*>(p), std::memory_order_relaxed);
+  r.bytes.store(bytes, std::memory_order_relaxed);
+  r.seq.store(s + 2, std::memory_order_release);
+}
+
+void thread_pool::read_requested(std::uint32_t seen, read_request& req, std::uint32_t& done_seq) {
+  const std::uint32_t s = req.seq.load(std::memory_order_acquire);
+  if (s == done_seq || (s & 1u) != 0) return;
+  const std::byte* p = req.p.load(std::memory_order_relaxed);
+  const std::size_t bytes = req.bytes.load(std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (req.seq.load(std::memory_order_relaxed) != s) return;  // torn: the next look takes the new one
+  done_seq = s;
+  // Plain loads of one byte per 64-byte line, not prefetch instructions: a CPU may drop
+  // prefetches when more misses are outstanding than it tracks (on this project's AMD Zen 4
+  // machines a loop of them over 1 MiB left most of it uncached); a load waits for its line.
+  for (std::size_t off = 0; off < bytes; off += 1024) {
+    if (generation_.load(std::memory_order_relaxed) != seen || req.seq.load(std::memory_order_relaxed) != s) return;
+    const std::size_t end = std::min(bytes, off + 1024);
+    for (std::size_t b = off; b < end; b += 64) (void)*reinterpret_cast<const volatile std::byte*>(p + b);
+  }
+}
+
+void thread_pool::wait_for_call(std::uint32_t seen, read_request& req, std::uint32_t& done_seq) {
+  for (int i = 0; generation_.load(std::memory_order_acquire) == seen;) {
+    if (req.seq.load(std::memory_order_relaxed) != done_seq) {
+      read_requested(seen, req, done_seq);
+      i = 0;
+    } else if (i < spin_iterations) {
+      _mm_pause();
+      ++i;
+    } else {
+      generation_.wait(seen, std::memory_order_acquire);
+    }
+  }
+}
+
 void thread_pool::worker_loop(std::size_t index) {
-  std::uint32_t seen = 0;
+  std::uint32_t seen = 0, done_seq = 0;
+  read_request& req = requests_[index - 1];
   for (;;) {
-    spin_then_wait(generation_, [seen](std::uint32_t g) { return g != seen; });
+    wait_for_call(seen, req, done_seq);
     seen = generation_.load(std::memory_order_acquire);
     if (stop_.load(std::memory_order_acquire)) return;
     run_tasks(seen, index);

@@ -109,6 +109,15 @@ struct matmul_out {
 /// other types, or packed Q8_0 beside others, run as matmul calls in turn.
 void matmul_many(std::initializer_list<matmul_out> outs, const float* x, std::size_t n_tokens, thread_pool* pool);
 
+/// For a one-token matmul or matmul_many of `ws` (decode) that follows single-threaded steps
+/// of the caller: asks each worker of `pool` to read the start of the part of those weights it
+/// will stream (thread_pool::read_ahead) meanwhile, using memory bandwidth that would sit
+/// unused, so that those bytes come from the caches when the product runs. A hint: it stops
+/// when the pool's next call starts, and does nothing for weights whose one-token products do
+/// not stream (other than F32, F16, BF16, packed Q8_0) or without workers. The weights must
+/// stay mapped until the pool is destroyed.
+void warm_one_token(std::initializer_list<const weight_view*> ws, thread_pool& pool);
+
 /// The plain oracle: dequantizes each row with reference::dequantize_row and accumulates
 /// the dot product in double. Single-threaded and slow.
 void matmul_reference(const weight_view& w, const float* x, std::size_t n_tokens, float* y);

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -38,11 +39,32 @@ class thread_pool {
   /// dynamically, one at a time.
   void parallel_for(std::size_t n_tasks, const task_fn& fn);
 
+  /// Asks worker `thread` (in [1, size())) to read [p, p + bytes) while it waits for the next
+  /// call, so that those bytes are in its caches when that call needs them: a decode step's
+  /// workers would otherwise sit idle while the caller runs the single-threaded steps
+  /// between two weight products, with the memory bus unused. The worker stops at the next
+  /// call or a newer request, reading at most 1 KiB after it sees one; it may still be
+  /// reading after this returns, so the memory must stay readable until the pool is
+  /// destroyed. Ignored for thread 0, a sleeping worker or bytes = 0.
+  void read_ahead(std::size_t thread, const void* p, std::size_t bytes);
+
  private:
   void worker_loop(std::size_t index);
   void run_tasks(std::uint32_t generation, std::size_t thread);
 
+  // A worker's read_ahead request, written by the caller and read by that worker alone:
+  // seq is odd while p and bytes change (a sequence lock: the worker takes p and bytes only
+  // from an even seq that did not change while it read them).
+  struct alignas(64) read_request {
+    std::atomic<std::uint32_t> seq{0};
+    std::atomic<const std::byte*> p{nullptr};
+    std::atomic<std::size_t> bytes{0};
+  };
+  void wait_for_call(std::uint32_t seen, read_request& req, std::uint32_t& done_seq);
+  void read_requested(std::uint32_t seen, read_request& req, std::uint32_t& done_seq);
+
   std::vector<std::thread> workers_;
+  std::unique_ptr<read_request[]> requests_;  // [thread - 1]
   std::mutex call_mutex_;                      // serialises parallel_for callers
   std::uint32_t last_generation_ = 0;          // guarded by call_mutex_
   std::atomic<std::uint32_t> generation_{0};   // bumped once per parallel_for; workers wait on it
