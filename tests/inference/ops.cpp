@@ -4,6 +4,7 @@
 #include <troupe/inference/fp16.hpp>
 #include <troupe/inference/ops.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -30,8 +31,10 @@ TEST_CASE("rmsnorm scales by the inverse root mean square, times the weight") {
 
 TEST_CASE("softmax is stable and normalised") {
   float x[3] = {1000.0f, 1001.0f, 1002.0f};  // would overflow without the max shift
-  softmax(x, 3);
+  const softmax_stats st = softmax(x, 3);
   const float e1 = std::exp(-1.0f), e2 = std::exp(-2.0f), z = 1 + e1 + e2;
+  CHECK(st.max == 1002.0f);
+  CHECK(st.inv_sum == x[2]);  // the largest element is exp(0) * (1 / sum)
   CHECK(x[2] == doctest::Approx(1 / z));
   CHECK(x[1] == doctest::Approx(e1 / z));
   CHECK(x[0] == doctest::Approx(e2 / z));
@@ -152,8 +155,10 @@ TEST_CASE("SIMD softmax silu and swiglu stay within a few ulp of std exp") {
   for (std::size_t len : {1u, 3u, 17u, 100u, 1001u}) {
     std::vector<float> a(len), b(len);
     for (std::size_t i = 0; i < len; ++i) a[i] = b[i] = (i % 7 == 6) ? -INFINITY : dist(rng);
-    softmax(a.data(), len);
-    reference::softmax(b.data(), len);
+    const softmax_stats sa = softmax(a.data(), len), sb = reference::softmax(b.data(), len);
+    CHECK(sa.max == sb.max);
+    CHECK(sa.inv_sum == *std::max_element(a.begin(), a.end()));
+    CHECK(sb.inv_sum == *std::max_element(b.begin(), b.end()));
     double total = 0;
     for (std::size_t i = 0; i < len; ++i) {
       INFO("softmax len " << len << " i " << i);

@@ -15,7 +15,7 @@ namespace {
 struct op_set {
   float (*dot_f16)(const std::uint16_t*, const float*, std::size_t);
   void (*axpy_f16)(float*, float, const std::uint16_t*, std::size_t);
-  void (*softmax)(float*, std::size_t);
+  softmax_stats (*softmax)(float*, std::size_t);
   void (*silu)(float*, const float*, std::size_t);
   void (*swiglu)(float*, const float*, const float*, std::size_t);
   // nullptr: the row-at-a-time loops below, over dot_f16 / axpy_f16
@@ -52,7 +52,7 @@ void rmsnorm(float* out, const float* x, const float* weight, std::size_t n, flo
   for (std::size_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
-void softmax(float* x, std::size_t n) { ops().softmax(x, n); }
+softmax_stats softmax(float* x, std::size_t n) { return ops().softmax(x, n); }
 
 void silu(float* out, const float* x, std::size_t n) { ops().silu(out, x, n); }
 
@@ -88,7 +88,7 @@ void attn_values_f16(const std::uint16_t* values, std::size_t value_stride, std:
 
 namespace reference {
 
-void softmax(float* x, std::size_t n) {
+softmax_stats softmax(float* x, std::size_t n) {
   float max = x[0];
   for (std::size_t i = 1; i < n; ++i) max = std::fmax(max, x[i]);
   float sum = 0.0f;
@@ -98,6 +98,7 @@ void softmax(float* x, std::size_t n) {
   }
   const float inv = 1.0f / sum;
   for (std::size_t i = 0; i < n; ++i) x[i] *= inv;
+  return {max, inv};
 }
 
 void silu(float* out, const float* x, std::size_t n) {

@@ -70,7 +70,7 @@ __m256 exp8(__m256 x) {
 
 } // namespace
 
-void softmax(float* x, std::size_t n) {
+softmax_stats softmax(float* x, std::size_t n) {
   float max = x[0];
   for (std::size_t i = 1; i < n; ++i) max = std::fmax(max, x[i]);
   const __m256 vmax = _mm256_set1_ps(max);
@@ -89,6 +89,7 @@ void softmax(float* x, std::size_t n) {
   for (float p : parts) sum += p;
   const float inv = 1.0f / sum;
   for (std::size_t j = 0; j < n; ++j) x[j] *= inv;
+  return {max, inv};
 }
 
 void silu(float* out, const float* x, std::size_t n) {

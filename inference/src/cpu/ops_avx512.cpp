@@ -63,11 +63,12 @@ __mmask16 tail_mask(std::size_t left) {
 
 } // namespace
 
-void softmax(float* x, std::size_t n) {
+softmax_stats softmax(float* x, std::size_t n) {
   __m512 mx = _mm512_set1_ps(-INFINITY);
   for (std::size_t i = 0; i < n; i += 16)
     mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail_mask(n - i), x + i));
-  const __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+  const float max_value = _mm512_reduce_max_ps(mx);
+  const __m512 max = _mm512_set1_ps(max_value);
   __m512 sum = _mm512_setzero_ps();
   for (std::size_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
@@ -75,11 +76,13 @@ void softmax(float* x, std::size_t n) {
     _mm512_mask_storeu_ps(x + i, m, e);
     sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(m, e));
   }
-  const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+  const float inv_value = 1.0f / _mm512_reduce_add_ps(sum);
+  const __m512 inv = _mm512_set1_ps(inv_value);
   for (std::size_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
     _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv));
   }
+  return {max_value, inv_value};
 }
 
 void silu(float* out, const float* x, std::size_t n) {

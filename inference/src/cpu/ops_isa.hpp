@@ -5,18 +5,20 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "troupe/inference/ops.hpp"
+
 namespace troupe::inference {
 namespace avx2 {
 float dot_f16(const std::uint16_t* a, const float* b, std::size_t n);
 void axpy_f16(float* y, float alpha, const std::uint16_t* x, std::size_t n);
-void softmax(float* x, std::size_t n);
+softmax_stats softmax(float* x, std::size_t n);
 void silu(float* out, const float* x, std::size_t n);
 void swiglu(float* out, const float* gate, const float* up, std::size_t n);
 } // namespace avx2
 namespace avx512 {
 float dot_f16(const std::uint16_t* a, const float* b, std::size_t n);
 void axpy_f16(float* y, float alpha, const std::uint16_t* x, std::size_t n);
-void softmax(float* x, std::size_t n);
+softmax_stats softmax(float* x, std::size_t n);
 void silu(float* out, const float* x, std::size_t n);
 void swiglu(float* out, const float* gate, const float* up, std::size_t n);
 void attn_scores_f16(const std::uint16_t* keys, std::size_t key_stride, std::size_t n, const float* q,

@@ -134,11 +134,9 @@ void attend_part(kv_cache& cache, std::size_t layer, std::size_t slot, std::size
     j += m;
   }
   for (std::size_t h = 0; h < hp.n_head; ++h) {
-    float* s = scores + h * n;
-    const std::size_t arg = static_cast<std::size_t>(std::max_element(s, s + n) - s);
-    stats[2 * h] = s[arg];
-    softmax(s, n);
-    stats[2 * h + 1] = s[arg];  // exp(0) / sum = 1 / sum
+    const softmax_stats st = softmax(scores + h * n, n);
+    stats[2 * h] = st.max;
+    stats[2 * h + 1] = st.inv_sum;
   }
   std::fill(out_part, out_part + hp.n_head * hd, 0.0f);
   for (std::size_t j = j_begin; j < j_end;) {

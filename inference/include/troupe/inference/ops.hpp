@@ -12,8 +12,14 @@ namespace troupe::inference {
 /// out(n) = x / sqrt(mean(x^2) + eps) * weight. `out` may alias `x`.
 void rmsnorm(float* out, const float* x, const float* weight, std::size_t n, float eps);
 
+/// What softmax subtracted and scaled by: the largest x and 1 / sum(exp(x - max)), which is
+/// also what the largest element became.
+struct softmax_stats {
+  float max, inv_sum;
+};
+
 /// In-place softmax over x(n), computed stably (max subtracted first). n >= 1.
-void softmax(float* x, std::size_t n);
+softmax_stats softmax(float* x, std::size_t n);
 
 /// out(n) = x * sigmoid(x). `out` may alias `x`.
 void silu(float* out, const float* x, std::size_t n);
@@ -52,7 +58,7 @@ void attn_values_f16(const std::uint16_t* values, std::size_t value_stride, std:
 
 namespace reference {
 /// Plain scalar versions (std::exp), kept as the test oracle of the SIMD ones.
-void softmax(float* x, std::size_t n);
+softmax_stats softmax(float* x, std::size_t n);
 void silu(float* out, const float* x, std::size_t n);
 void swiglu(float* out, const float* gate, const float* up, std::size_t n);
 float dot_f16(const std::uint16_t* a, const float* b, std::size_t n);
