@@ -305,11 +305,11 @@ TEST_CASE("matmul matches the reference on every SIMD path") {
 // warm_one_token asks the worker to read the front of the part of the stream it will take
 // (the second half for two threads); fresh pages show which pages it read.
 TEST_CASE("warm_one_token has the worker read the front of its own part of the stream, nothing else") {
-  thread_pool pool(2);
   using troupe::test::fresh_pages;
   const std::size_t cols = 256, row = cols * 2;  // F16: 512-byte rows, 8 pages per 64 rows
-  // Run until the worker has read what it was asked for (it reads only while it waits).
-  const auto warm_until = [&](std::initializer_list<const weight_view*> ws, const auto& done) {
+  // Run until the worker has read what it was asked for (it reads only while it waits). Each
+  // subcase makes its memory before its pool: a worker may read it until the pool is gone.
+  const auto warm_until = [&](thread_pool& pool, std::initializer_list<const weight_view*> ws, const auto& done) {
     for (int attempt = 0; attempt < 500 && !done(); ++attempt) {
       pool.parallel_for(2, [](std::size_t, std::size_t) {});
       warm_one_token(ws, pool);
@@ -321,7 +321,8 @@ TEST_CASE("warm_one_token has the worker read the front of its own part of the s
     const fresh_pages mem(rows * row / fresh_pages::page_size());
     const weight_view w{tensor_type::f16, mem.data(), rows, cols, row};
     const std::size_t half = mem.bytes() / 2 / fresh_pages::page_size();
-    warm_until({&w}, [&] { return mem.resident(half) == half; });
+    thread_pool pool(2);
+    warm_until(pool, {&w}, [&] { return mem.resident(half) == half; });
     CHECK(mem.resident(half) == half);  // all of it: less than warm_one_token's cap
     CHECK(mem.resident(0, half) == 0);
   }
@@ -330,7 +331,8 @@ TEST_CASE("warm_one_token has the worker read the front of its own part of the s
     const fresh_pages a(rows * row / fresh_pages::page_size()), b(rows * row / fresh_pages::page_size());
     const weight_view wa{tensor_type::f16, a.data(), rows, cols, row}, wb{tensor_type::f16, b.data(), rows, cols, row};
     const std::size_t pages = b.bytes() / fresh_pages::page_size();
-    warm_until({&wa, &wb}, [&] { return b.resident() == pages; });
+    thread_pool pool(2);
+    warm_until(pool, {&wa, &wb}, [&] { return b.resident() == pages; });
     CHECK(b.resident() == pages);
     CHECK(a.resident() == 0);
   }
@@ -339,7 +341,8 @@ TEST_CASE("warm_one_token has the worker read the front of its own part of the s
     const fresh_pages mem((rows * row_bytes(tensor_type::q4_k, cols) + fresh_pages::page_size() - 1) /
                           fresh_pages::page_size());
     const weight_view w{tensor_type::q4_k, mem.data(), rows, cols, row_bytes(tensor_type::q4_k, cols)};
-    warm_until({&w}, [] { return false; });
+    thread_pool pool(2);
+    warm_until(pool, {&w}, [] { return false; });
     CHECK(mem.resident() == 0);
   }
 }

@@ -90,8 +90,9 @@ TEST_CASE("default size is the hardware concurrency") {
 // resident (mincore) when first read. The worker only reads while it waits between calls, so
 // each attempt wakes it with a call first.
 TEST_CASE("a worker reads the memory it is asked to read ahead, and only that worker does") {
-  thread_pool pool(2);
+  // The memory first: a worker may read it until the pool is gone (read_ahead's contract).
   const troupe::test::fresh_pages asked(64), not_asked(64);
+  thread_pool pool(2);
   REQUIRE(asked.resident() == 0);
   REQUIRE(not_asked.resident() == 0);
   pool.read_ahead(0, not_asked.data(), not_asked.bytes());  // the caller: not a worker
@@ -106,8 +107,8 @@ TEST_CASE("a worker reads the memory it is asked to read ahead, and only that wo
 }
 
 TEST_CASE("calls run normally while a worker is reading ahead") {
-  thread_pool pool(2);
   const troupe::test::fresh_pages big(16384);  // 64 MiB: still being read when the calls start
+  thread_pool pool(2);
   long total = 0;
   for (int call = 0; call < 1000; ++call) {
     if (call % 100 == 0) pool.read_ahead(1, big.data(), big.bytes());

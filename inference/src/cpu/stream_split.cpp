@@ -23,10 +23,8 @@ constexpr std::uint64_t span_of(std::uint64_t front, std::uint64_t back) { retur
 constexpr std::uint64_t front_of(std::uint64_t s) { return s >> 32; }
 constexpr std::uint64_t back_of(std::uint64_t s) { return s & 0xffffffffu; }
 
-} // namespace
-
-namespace {
 std::size_t parts_of(const thread_pool* pool, std::size_t n) { return pool == nullptr ? 1 : std::min(pool->size(), n); }
+
 } // namespace
 
 std::pair<std::size_t, std::size_t> stream_part(const thread_pool* pool, std::size_t n, std::size_t p) {
