@@ -118,3 +118,30 @@ TEST_CASE("calls run normally while a worker is reading ahead") {
   }
   CHECK(total == 5000);
 }
+
+// Sleeping threads (past the spin) must be woken: a worker by the next call, the caller by
+// the last task to finish. Task 0 (the caller's: it claims first) waits for task 1 to start,
+// which only a worker can do; a worker left asleep fails it, a caller left asleep hangs
+// (ctest's timeout).
+TEST_CASE("sleeping workers wake for the next call, a sleeping caller for the last task") {
+  thread_pool pool(2);
+  int missed = 0;
+  for (int round = 0; round < 12; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the worker spins out and sleeps
+    std::atomic<bool> second_started{false};
+    std::atomic<int> waited_out{0};
+    pool.parallel_for(2, [&](std::size_t task, std::size_t) {
+      if (task == 1) {
+        second_started = true;
+        // Long enough that the caller, done with task 0, spins out and sleeps on the count.
+        if (round % 2 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        return;
+      }
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      while (!second_started && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+      if (!second_started) waited_out.fetch_add(1);
+    });
+    missed += waited_out.load();
+  }
+  CHECK(missed == 0);
+}

@@ -14,15 +14,37 @@ namespace {
 // microseconds), short enough not to burn a shared core when idle.
 constexpr int spin_iterations = 1 << 14;
 
+// Sleeping and waking go through a count of the pool's sleeping threads, so that a call
+// makes no system call while every thread spins (the decode case). std::atomic::notify_*
+// alone cannot tell: libstdc++ 12 counts waiters per bucket of a small table shared by every
+// atomic in the process, so one sleeping thread anywhere (another pool's idle worker, say)
+// made each notify here a futex syscall: about 160 per decoded token under bench_engine's
+// probe pool (strace), though no faster or slower in a per-token A/B on this machine.
+// Sequentially consistent count and value accesses on both sides: a sleeper either is
+// counted before the notifier looks, or reads the new value and does not sleep.
+template <class T>
+void sleep_while(const std::atomic<T>& a, T v, std::atomic<std::uint32_t>& sleepers) {
+  sleepers.fetch_add(1, std::memory_order_seq_cst);
+  if (a.load(std::memory_order_seq_cst) == v) a.wait(v, std::memory_order_acquire);
+  sleepers.fetch_sub(1, std::memory_order_release);
+}
+
+template <class T>
+void wake(std::atomic<T>& a, const std::atomic<std::uint32_t>& sleepers, bool all) {
+  if (sleepers.load(std::memory_order_seq_cst) == 0) return;
+  if (all) a.notify_all();
+  else a.notify_one();
+}
+
 template <class T, class Pred>
-void spin_then_wait(const std::atomic<T>& a, Pred done) {
+void spin_then_wait(const std::atomic<T>& a, Pred done, std::atomic<std::uint32_t>& sleepers) {
   T v = a.load(std::memory_order_acquire);
   for (int i = 0; !done(v) && i < spin_iterations; ++i) {
     _mm_pause();
     v = a.load(std::memory_order_acquire);
   }
   while (!done(v)) {
-    a.wait(v, std::memory_order_acquire);
+    sleep_while(a, v, sleepers);
     v = a.load(std::memory_order_acquire);
   }
 }
@@ -61,7 +83,7 @@ void thread_pool::run_tasks(std::uint32_t generation, std::size_t thread) {
     // The claimed task belongs to the running call, which cannot return before it finishes,
     // so fn_ is that call's function.
     (*fn_.load(std::memory_order_relaxed))(task, thread);
-    if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) remaining_.notify_one();
+    if (remaining_.fetch_sub(1, std::memory_order_seq_cst) == 1) wake(remaining_, sleepers_, false);
   }
 }
 
@@ -103,7 +125,7 @@ void thread_pool::wait_for_call(std::uint32_t seen, read_request& req, std::uint
       _mm_pause();
       ++i;
     } else {
-      generation_.wait(seen, std::memory_order_acquire);
+      sleep_while(generation_, seen, sleepers_);
     }
   }
 }
@@ -132,10 +154,10 @@ void thread_pool::parallel_for(std::size_t n_tasks, const task_fn& fn) {
   limit_.store(static_cast<std::uint64_t>(gen) << 32 | n_tasks, std::memory_order_relaxed);
   remaining_.store(static_cast<std::uint32_t>(n_tasks), std::memory_order_relaxed);
   work_.store(static_cast<std::uint64_t>(gen) << 32, std::memory_order_release);
-  generation_.store(gen, std::memory_order_release);
-  generation_.notify_all();
+  generation_.store(gen, std::memory_order_seq_cst);
+  wake(generation_, sleepers_, true);
   run_tasks(gen, 0);
-  spin_then_wait(remaining_, [](std::uint32_t r) { return r == 0; });
+  spin_then_wait(remaining_, [](std::uint32_t r) { return r == 0; }, sleepers_);
 }
 
 } // namespace troupe::inference

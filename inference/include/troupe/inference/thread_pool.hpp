@@ -76,6 +76,7 @@ class thread_pool {
   std::atomic<std::uint64_t> limit_{0};        // (generation << 32) | task count of that call
   std::atomic<const task_fn*> fn_{nullptr};
   std::atomic<bool> stop_{false};
+  std::atomic<std::uint32_t> sleepers_{0};     // threads blocked in a wait on generation_ or remaining_
 };
 
 } // namespace troupe::inference
