@@ -145,3 +145,29 @@ TEST_CASE("sleeping workers wake for the next call, a sleeping caller for the la
   }
   CHECK(missed == 0);
 }
+
+TEST_CASE("a read-ahead for a later call goes on across the calls before it and ends at that call") {
+  const troupe::test::fresh_pages later(64), big(16384);
+  thread_pool pool(2);
+  const auto noop = [](std::size_t, std::size_t) {};
+  SUBCASE("read across an intervening call") {
+    // Asked for the second call from now; the first call interrupts at once, and the worker
+    // goes on reading once it waits again.
+    for (int attempt = 0; attempt < 500 && later.resident() < 64; ++attempt) {
+      pool.parallel_for(2, noop);
+      pool.read_ahead(1, later.data(), later.bytes(), 2);
+      pool.parallel_for(2, noop);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    CHECK(later.resident() == 64);
+  }
+  SUBCASE("no reading once the call that needs the bytes has started") {
+    pool.parallel_for(2, noop);
+    pool.read_ahead(1, big.data(), big.bytes(), 1);  // 64 MiB: far from read when the call comes
+    pool.parallel_for(2, noop);
+    const std::size_t after_call = big.resident();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(big.resident() <= after_call + 1);  // at most the 1 KiB it was at
+    CHECK(big.resident() < 16384);
+  }
+}

@@ -381,7 +381,7 @@ void matmul_many(std::initializer_list<matmul_out> outs, const float* x, std::si
   run_tasks(pool, tasks.size(), [&](std::size_t t, std::size_t) { run_float_rows(*tasks[t].out, tasks[t].r0, tasks[t].r1, x, n_tok); });
 }
 
-void warm_one_token(std::initializer_list<const weight_view*> ws, thread_pool& pool) {
+void warm_one_token(std::initializer_list<const weight_view*> ws, thread_pool& pool, std::uint32_t calls_ahead) {
   if (pool.size() < 2 || ws.size() == 0) return;
   // The units the stream splits (stream_float's row groups or stream_packed's panels) and
   // where each matrix's lie: the same kind for all of ws, or they do not stream as one.
@@ -409,7 +409,7 @@ void warm_one_token(std::initializer_list<const weight_view*> ws, thread_pool& p
     for (std::size_t i = 0; i < n; u -= spans[i].units, ++i) {
       if (u >= spans[i].units) continue;
       const std::size_t bytes = std::min(warm_bytes, (spans[i].units - u) * spans[i].unit_bytes);
-      pool.read_ahead(t, spans[i].base + u * spans[i].unit_bytes, bytes);
+      pool.read_ahead(t, spans[i].base + u * spans[i].unit_bytes, bytes, calls_ahead);
       break;
     }
   }

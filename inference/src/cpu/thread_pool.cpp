@@ -87,39 +87,52 @@ void thread_pool::run_tasks(std::uint32_t generation, std::size_t thread) {
   }
 }
 
-void thread_pool::read_ahead(std::size_t thread, const void* p, std::size_t bytes) {
-  if (thread == 0 || thread >= size() || p == nullptr || bytes == 0) return;
+void thread_pool::read_ahead(std::size_t thread, const void* p, std::size_t bytes, std::uint32_t calls_ahead) {
+  if (thread == 0 || thread >= size() || p == nullptr || bytes == 0 || calls_ahead == 0) return;
+  std::uint32_t until = 0;
+  {
+    std::lock_guard lock{call_mutex_};
+    until = last_generation_ + calls_ahead;
+  }
   read_request& r = requests_[thread - 1];
   const std::uint32_t s = r.seq.load(std::memory_order_relaxed);
   r.seq.store(s + 1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);  // the odd seq before the new fields
   r.p.store(static_cast<const std::byte*>(p), std::memory_order_relaxed);
   r.bytes.store(bytes, std::memory_order_relaxed);
+  r.until.store(until, std::memory_order_relaxed);
   r.seq.store(s + 2, std::memory_order_release);
 }
 
-void thread_pool::read_requested(std::uint32_t seen, read_request& req, std::uint32_t& done_seq) {
+void thread_pool::take_request(const read_request& req, read_state& st) {
   const std::uint32_t s = req.seq.load(std::memory_order_acquire);
-  if (s == done_seq || (s & 1u) != 0) return;
+  if (s == st.seq || (s & 1u) != 0) return;
   const std::byte* p = req.p.load(std::memory_order_relaxed);
   const std::size_t bytes = req.bytes.load(std::memory_order_relaxed);
+  const std::uint32_t until = req.until.load(std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_acquire);
   if (req.seq.load(std::memory_order_relaxed) != s) return;  // torn: the next look takes the new one
-  done_seq = s;
+  st = read_state{s, p, bytes, until, 0};
+}
+
+void thread_pool::read_some(std::uint32_t seen, const read_request& req, read_state& st) {
   // Plain loads of one byte per 64-byte line, not prefetch instructions: a CPU may drop
   // prefetches when more misses are outstanding than it tracks (on this project's AMD Zen 4
   // machines a loop of them over 1 MiB left most of it uncached); a load waits for its line.
-  for (std::size_t off = 0; off < bytes; off += 1024) {
-    if (generation_.load(std::memory_order_relaxed) != seen || req.seq.load(std::memory_order_relaxed) != s) return;
-    const std::size_t end = std::min(bytes, off + 1024);
-    for (std::size_t b = off; b < end; b += 64) (void)*reinterpret_cast<const volatile std::byte*>(p + b);
+  while (st.offset < st.bytes) {
+    if (generation_.load(std::memory_order_relaxed) != seen || req.seq.load(std::memory_order_relaxed) != st.seq) return;
+    const std::size_t end = std::min(st.bytes, st.offset + 1024);
+    for (std::size_t b = st.offset; b < end; b += 64) (void)*reinterpret_cast<const volatile std::byte*>(st.p + b);
+    st.offset = end;
   }
 }
 
-void thread_pool::wait_for_call(std::uint32_t seen, read_request& req, std::uint32_t& done_seq) {
+void thread_pool::wait_for_call(std::uint32_t seen, const read_request& req, read_state& st) {
   for (int i = 0; generation_.load(std::memory_order_acquire) == seen;) {
-    if (req.seq.load(std::memory_order_relaxed) != done_seq) {
-      read_requested(seen, req, done_seq);
+    take_request(req, st);
+    // Until the call that reads the bytes starts (generation `until`; wrap-around safe).
+    if (st.offset < st.bytes && static_cast<std::int32_t>(seen - st.until) < 0) {
+      read_some(seen, req, st);
       i = 0;
     } else if (i < spin_iterations) {
       _mm_pause();
@@ -131,10 +144,11 @@ void thread_pool::wait_for_call(std::uint32_t seen, read_request& req, std::uint
 }
 
 void thread_pool::worker_loop(std::size_t index) {
-  std::uint32_t seen = 0, done_seq = 0;
-  read_request& req = requests_[index - 1];
+  std::uint32_t seen = 0;
+  const read_request& req = requests_[index - 1];
+  read_state st;
   for (;;) {
-    wait_for_call(seen, req, done_seq);
+    wait_for_call(seen, req, st);
     seen = generation_.load(std::memory_order_acquire);
     if (stop_.load(std::memory_order_acquire)) return;
     run_tasks(seen, index);

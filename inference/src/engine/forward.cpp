@@ -134,15 +134,19 @@ void context::compute(std::span<const token_info> toks, float* logits_out) {
   if (use_table) rope_cs.fill(toks, hp);
 
   // One token (decode): while this thread runs the single-threaded steps between two weight
-  // products, the workers read the start of their part of the next one (warm_one_token).
-  const auto warm = [&](std::initializer_list<const weight_view*> ws) {
-    if (T == 1) warm_one_token(ws, pool);
+  // products (or finishes its last piece of one, or of attention), the workers read the start
+  // of their part of the next product (warm_one_token). Asked for right before the pool call
+  // that precedes that product, so that the workers read from the end of that call on.
+  const auto warm_after_next_call = [&](std::initializer_list<const weight_view*> ws) {
+    if (T == 1) warm_one_token(ws, pool, 2);
   };
+  if (T == 1) warm_one_token({&m.layers()[0].wq, &m.layers()[0].wk, &m.layers()[0].wv}, pool, 1);
   for (std::size_t l = 0; l < hp.n_layer; ++l) {
     const layer_weights& w = m.layers()[l];
     for (std::size_t t = 0; t < T; ++t)
       rmsnorm(xb.data() + t * dim, x.data() + t * dim, w.attn_norm, dim, hp.rms_eps);
     matmul_many({{&w.wq, q.data()}, {&w.wk, k.data()}, {&w.wv, v.data()}}, xb.data(), T, &pool);
+    warm_after_next_call({&w.wo});  // the next call: attention
     if (w.bq != nullptr) {
       add_bias(q.data(), w.bq, T, q_dim);
       add_bias(k.data(), w.bk, T, kv_dim);
@@ -166,7 +170,6 @@ void context::compute(std::span<const token_info> toks, float* logits_out) {
         attend_part(*cache_, l, toks[t].slot, b[i], b[i + 1], hp, q.data() + t * q_dim, part_out.data() + item * q_dim,
                     part_stats.data() + item * 2 * hp.n_head, part_scores.data() + item * (part_scores.size() / (T * parts_wanted)));
       });
-      warm({&w.wo});
       for (std::size_t t = 0; t < T; ++t) {
         const std::size_t* b = part_bounds.data() + t * (parts_wanted + 1);
         std::size_t used = 0;
@@ -181,22 +184,22 @@ void context::compute(std::span<const token_info> toks, float* logits_out) {
                att.data() + t * q_dim, scores.data() + thread * group * n_ctx_);
       });
     }
+    warm_after_next_call({&w.w_gate, &w.w_up});
     matmul(w.wo, att.data(), T, xb.data(), &pool);
-    warm({&w.w_gate, &w.w_up});
     for (std::size_t i = 0; i < T * dim; ++i) x[i] += xb[i];
 
     for (std::size_t t = 0; t < T; ++t)
       rmsnorm(xb.data() + t * dim, x.data() + t * dim, w.ffn_norm, dim, hp.rms_eps);
+    warm_after_next_call({&w.w_down});
     matmul_many({{&w.w_gate, hb.data()}, {&w.w_up, hb2.data()}}, xb.data(), T, &pool);
-    warm({&w.w_down});
     swiglu(hb.data(), hb.data(), hb2.data(), T * ff);
-    matmul(w.w_down, hb.data(), T, xb.data(), &pool);
     if (l + 1 < hp.n_layer) {
       const layer_weights& next = m.layers()[l + 1];
-      warm({&next.wq, &next.wk, &next.wv});
+      warm_after_next_call({&next.wq, &next.wk, &next.wv});
     } else {
-      warm({&m.output()});
+      warm_after_next_call({&m.output()});
     }
+    matmul(w.w_down, hb.data(), T, xb.data(), &pool);
     for (std::size_t i = 0; i < T * dim; ++i) x[i] += xb[i];
   }
 

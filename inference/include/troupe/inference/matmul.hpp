@@ -116,7 +116,9 @@ void matmul_many(std::initializer_list<matmul_out> outs, const float* x, std::si
 /// when the pool's next call starts, and does nothing for weights whose one-token products do
 /// not stream (other than F32, F16, BF16, packed Q8_0) or without workers. The weights must
 /// stay mapped until the pool is destroyed.
-void warm_one_token(std::initializer_list<const weight_view*> ws, thread_pool& pool);
+/// `calls_ahead`: as thread_pool::read_ahead's (the product is the pool's calls_ahead-th call
+/// from now).
+void warm_one_token(std::initializer_list<const weight_view*> ws, thread_pool& pool, std::uint32_t calls_ahead = 1);
 
 /// The plain oracle: dequantizes each row with reference::dequantize_row and accumulates
 /// the dot product in double. Single-threaded and slow.

@@ -39,14 +39,17 @@ class thread_pool {
   /// dynamically, one at a time.
   void parallel_for(std::size_t n_tasks, const task_fn& fn);
 
-  /// Asks worker `thread` (in [1, size())) to read [p, p + bytes) while it waits for the next
-  /// call, so that those bytes are in its caches when that call needs them: a decode step's
-  /// workers would otherwise sit idle while the caller runs the single-threaded steps
-  /// between two weight products, with the memory bus unused. The worker stops at the next
-  /// call or a newer request, reading at most 1 KiB after it sees one; it may still be
-  /// reading after this returns, so the memory must stay readable until the pool is
-  /// destroyed. Ignored for thread 0, a sleeping worker or bytes = 0.
-  void read_ahead(std::size_t thread, const void* p, std::size_t bytes);
+  /// Asks worker `thread` (in [1, size())) to read [p, p + bytes) whenever it waits for a call
+  /// before the one that needs those bytes, the `calls_ahead`-th call from now (1: the next),
+  /// so that they are in its caches by then: a decode step's workers would otherwise sit idle
+  /// while the caller runs the single-threaded steps between two weight products, or finishes
+  /// the last piece of one, with the memory bus unused. A call in between interrupts the
+  /// reading, which goes on where it stopped once the worker waits again; the call that needs
+  /// the bytes, or a newer request, ends it (at most 1 KiB is read after the worker sees
+  /// either). The worker may still be reading after this returns, so the memory must stay
+  /// readable until the pool is destroyed. Ignored for thread 0, a sleeping worker, bytes = 0
+  /// or calls_ahead = 0.
+  void read_ahead(std::size_t thread, const void* p, std::size_t bytes, std::uint32_t calls_ahead = 1);
 
  private:
   void worker_loop(std::size_t index);
@@ -59,9 +62,19 @@ class thread_pool {
     std::atomic<std::uint32_t> seq{0};
     std::atomic<const std::byte*> p{nullptr};
     std::atomic<std::size_t> bytes{0};
+    std::atomic<std::uint32_t> until{0};  // generation of the call that needs the bytes
   };
-  void wait_for_call(std::uint32_t seen, read_request& req, std::uint32_t& done_seq);
-  void read_requested(std::uint32_t seen, read_request& req, std::uint32_t& done_seq);
+  // The worker's copy of its current request and how far it has read.
+  struct read_state {
+    std::uint32_t seq = 0;
+    const std::byte* p = nullptr;
+    std::size_t bytes = 0;
+    std::uint32_t until = 0;
+    std::size_t offset = 0;
+  };
+  void wait_for_call(std::uint32_t seen, const read_request& req, read_state& st);
+  void take_request(const read_request& req, read_state& st);
+  void read_some(std::uint32_t seen, const read_request& req, read_state& st);
 
   std::vector<std::thread> workers_;
   std::unique_ptr<read_request[]> requests_;  // [thread - 1]
