@@ -123,7 +123,8 @@ void attend_part(kv_cache& cache, std::size_t layer, std::size_t slot, std::size
     for (std::size_t b = 0; b < m * row_bytes; b += 64) __builtin_prefetch(k + b, 0, 1);
     j += std::min(bt - off, j_end - j);
   }
-  // Scores of head h at scores[h * n ..].
+  // Scores of head h at scores[h * n ..], four rows per call: the row groups (and so the
+  // arithmetic) attn_scores_f16 forms over a whole block.
   for (std::size_t j = j_begin; j < j_end;) {
     const std::size_t blk = j / bt, off = j % bt, m = std::min(bt - off, j_end - j);
     const auto* keys = reinterpret_cast<const std::uint16_t*>(pool.key(table[blk], layer)) + off * kv_dim;

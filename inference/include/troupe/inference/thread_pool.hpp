@@ -56,8 +56,8 @@ class thread_pool {
   void run_tasks(std::uint32_t generation, std::size_t thread);
 
   // A worker's read_ahead request, written by the caller and read by that worker alone:
-  // seq is odd while p and bytes change (a sequence lock: the worker takes p and bytes only
-  // from an even seq that did not change while it read them).
+  // seq is odd while the fields change (a sequence lock: the worker takes them only from an
+  // even seq that did not change while it read them).
   struct alignas(64) read_request {
     std::atomic<std::uint32_t> seq{0};
     std::atomic<const std::byte*> p{nullptr};
