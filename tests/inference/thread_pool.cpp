@@ -2,8 +2,6 @@
 
 #include <troupe/inference/thread_pool.hpp>
 
-#include <sys/mman.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstddef>
