@@ -209,11 +209,16 @@ void run_float_rows(const matmul_out& o, std::size_t r0, std::size_t r1, const f
        x, w.cols);
 }
 
+/// The units a one-token float product streams (groups of float_stream_rows rows), and those
+/// of a packed Q8_0 one (panels): parallel_stream's items, which warm_one_token follows too.
+std::size_t float_units(const weight_view& w) { return (w.rows + float_stream_rows - 1) / float_stream_rows; }
+std::size_t panel_units(const weight_view& w) { return (w.rows + q8_0_panel_rows - 1) / q8_0_panel_rows; }
+
 /// One-token float products of `outs` (parallel_stream over groups of float_stream_rows rows).
 void stream_float(std::initializer_list<matmul_out> outs, const float* x, thread_pool* pool) {
   stream_matrices(
       outs, pool, float_stream_grain,
-      [](const matmul_out& o) { return (o.w->rows + float_stream_rows - 1) / float_stream_rows; },
+      [](const matmul_out& o) { return float_units(*o.w); },
       [&](const matmul_out& o, std::size_t g0, std::size_t g1) {
         run_float_rows(o, g0 * float_stream_rows, g1 * float_stream_rows, x, 1);
       });
@@ -242,7 +247,7 @@ void run_panels(const matmul_out& o, std::size_t p0, std::size_t p1, const act_q
 void stream_packed(std::initializer_list<matmul_out> outs, const act_q8& act, thread_pool* pool) {
   stream_matrices(
       outs, pool, stream_grain_panels,
-      [](const matmul_out& o) { return (o.w->rows + q8_0_panel_rows - 1) / q8_0_panel_rows; },
+      [](const matmul_out& o) { return panel_units(*o.w); },
       [&](const matmul_out& o, std::size_t p0, std::size_t p1) { run_panels(o, p0, p1, act, 1); });
 }
 
@@ -395,10 +400,8 @@ void warm_one_token(std::initializer_list<const weight_view*> ws, thread_pool& p
   std::size_t total = 0, n = 0;
   for (const weight_view* w : ws) {
     if (packed != is_packed(*w) || (!packed && !is_float(w->type))) return;
-    spans[n++] = packed ? span{static_cast<const std::uint8_t*>(w->packed), q8_0_panel_bytes(w->cols),
-                               (w->rows + q8_0_panel_rows - 1) / q8_0_panel_rows}
-                        : span{static_cast<const std::uint8_t*>(w->data), float_stream_rows * w->row_bytes,
-                               (w->rows + float_stream_rows - 1) / float_stream_rows};
+    spans[n++] = packed ? span{static_cast<const std::uint8_t*>(w->packed), q8_0_panel_bytes(w->cols), panel_units(*w)}
+                        : span{static_cast<const std::uint8_t*>(w->data), float_stream_rows * w->row_bytes, float_units(*w)};
     total += spans[n - 1].units;
   }
   // Worker t reads the front of part t, up to the end of the matrix it starts in. The caller
