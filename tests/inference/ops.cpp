@@ -172,6 +172,53 @@ TEST_CASE("SIMD softmax silu and swiglu stay within a few ulp of std exp") {
   CHECK(std::isnan(nan_out[0]));
 }
 
+TEST_CASE("SIMD rmsnorm add and axpy match the reference") {
+  MESSAGE("SIMD: " << host_cpu_features().describe());
+  std::mt19937 rng(11);
+  std::normal_distribution<float> dist(0.0f, 3.0f);
+  for (std::size_t n : {1u, 7u, 8u, 15u, 16u, 17u, 33u, 64u, 960u, 2563u}) {
+    INFO("n = " << n);
+    std::vector<float> x(n), w(n), b(n), got(n), want(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      x[i] = dist(rng);
+      w[i] = dist(rng);
+      b[i] = dist(rng);
+    }
+    // rmsnorm: the sum of squares is in double either way, so only its order differs; the
+    // scale is then the same float (or one ulp apart) and each output at most ~2 ulp off.
+    rmsnorm(got.data(), x.data(), w.data(), n, 1e-5f);
+    reference::rmsnorm(want.data(), x.data(), w.data(), n, 1e-5f);
+    for (std::size_t i = 0; i < n; ++i) REQUIRE(std::fabs(got[i] - want[i]) <= 3e-7f * std::fabs(want[i]));
+    std::vector<float> in_place = x;  // out may alias x
+    rmsnorm(in_place.data(), in_place.data(), w.data(), n, 1e-5f);
+    CHECK(in_place == got);
+    // add: exact; out may alias an input.
+    add(got.data(), x.data(), b.data(), n);
+    reference::add(want.data(), x.data(), b.data(), n);
+    CHECK(got == want);
+    std::vector<float> acc = x;
+    add(acc.data(), acc.data(), b.data(), n);
+    CHECK(acc == want);
+    // axpy: one rounding (fused) or two, so within an ulp of |alpha x| + |y| each.
+    got = b;
+    want = b;
+    axpy(got.data(), -0.375f, x.data(), n);
+    reference::axpy(want.data(), -0.375f, x.data(), n);
+    for (std::size_t i = 0; i < n; ++i)
+      REQUIRE(std::fabs(got[i] - want[i]) <= 1.2e-7f * (0.375f * std::fabs(x[i]) + std::fabs(b[i])));
+    // A wrong tail (elements past the last full vector) or a lane left out shows here.
+    CHECK(got[n - 1] != b[n - 1]);
+  }
+}
+
+TEST_CASE("SIMD rmsnorm add and axpy on every SIMD path") {
+  for (const char* simd : {"scalar", "avx2"}) {
+    INFO("TROUPE_SIMD=" << std::string(simd));
+    std::string out;
+    CHECK_MESSAGE(troupe::test::rerun_with_simd(simd, "SIMD rmsnorm add and axpy match the reference", out), out);
+  }
+}
+
 TEST_CASE("SIMD softmax silu and swiglu on every SIMD path") {
   for (const char* simd : {"scalar", "avx2"}) {
     INFO("TROUPE_SIMD=" << std::string(simd));

@@ -1,5 +1,6 @@
-// Forward-pass ops: plain loops, with the F16 dot/axpy dispatched to AVX2 / AVX-512 and the
-// decode attention loops to AVX-512.
+// Forward-pass ops: each dispatched once to AVX-512 or AVX2 where the CPU has them, else the
+// plain loops of namespace reference (also the SIMD versions' test oracle); the decode
+// attention loops to AVX-512 only.
 #include "troupe/inference/ops.hpp"
 
 #include <cmath>
@@ -13,6 +14,9 @@ namespace troupe::inference {
 namespace {
 
 struct op_set {
+  void (*rmsnorm)(float*, const float*, const float*, std::size_t, float);
+  void (*add)(float*, const float*, const float*, std::size_t);
+  void (*axpy)(float*, float, const float*, std::size_t);
   float (*dot_f16)(const std::uint16_t*, const float*, std::size_t);
   void (*axpy_f16)(float*, float, const std::uint16_t*, std::size_t);
   softmax_stats (*softmax)(float*, std::size_t);
@@ -29,10 +33,14 @@ const op_set& ops() {
   static const op_set set = [] {
     const auto& cpu = host_cpu_features();
     if (cpu.avx512)
-      return op_set{avx512::dot_f16, avx512::axpy_f16, avx512::softmax, avx512::silu, avx512::swiglu,
+      return op_set{avx512::rmsnorm,  avx512::add,      avx512::axpy,   avx512::dot_f16,
+                    avx512::axpy_f16, avx512::softmax,  avx512::silu,   avx512::swiglu,
                     avx512::attn_scores_f16, avx512::attn_values_f16};
-    if (cpu.avx2) return op_set{avx2::dot_f16, avx2::axpy_f16, avx2::softmax, avx2::silu, avx2::swiglu};
-    return op_set{reference::dot_f16, reference::axpy_f16, reference::softmax, reference::silu, reference::swiglu};
+    if (cpu.avx2)
+      return op_set{avx2::rmsnorm,  avx2::add,     avx2::axpy, avx2::dot_f16,
+                    avx2::axpy_f16, avx2::softmax, avx2::silu, avx2::swiglu};
+    return op_set{reference::rmsnorm,  reference::add,     reference::axpy, reference::dot_f16,
+                  reference::axpy_f16, reference::softmax, reference::silu, reference::swiglu};
   }();
   return set;
 }
@@ -40,16 +48,7 @@ const op_set& ops() {
 } // namespace
 
 void rmsnorm(float* out, const float* x, const float* weight, std::size_t n, float eps) {
-  // Four partial sums: one chain of n dependent double adds made this a serial bottleneck of
-  // decode (~1.3 us for n = 960, twice per layer, while the other threads wait).
-  double s4[4] = {};
-  std::size_t i = 0;
-  for (; i + 4 <= n; i += 4)
-    for (std::size_t j = 0; j < 4; ++j) s4[j] += static_cast<double>(x[i + j]) * x[i + j];
-  for (; i < n; ++i) s4[0] += static_cast<double>(x[i]) * x[i];
-  const double ss = (s4[0] + s4[1]) + (s4[2] + s4[3]);
-  const auto scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
-  for (std::size_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
+  ops().rmsnorm(out, x, weight, n, eps);
 }
 
 softmax_stats softmax(float* x, std::size_t n) { return ops().softmax(x, n); }
@@ -58,9 +57,9 @@ void silu(float* out, const float* x, std::size_t n) { ops().silu(out, x, n); }
 
 void swiglu(float* out, const float* gate, const float* up, std::size_t n) { ops().swiglu(out, gate, up, n); }
 
-void add(float* out, const float* a, const float* b, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
-}
+void add(float* out, const float* a, const float* b, std::size_t n) { ops().add(out, a, b, n); }
+
+void axpy(float* y, float alpha, const float* x, std::size_t n) { ops().axpy(y, alpha, x, n); }
 
 void rope(float* x, std::size_t n_heads, std::size_t head_dim, std::size_t pos, float theta, rope_style style) {
   reference::rope(x, n_heads, head_dim, pos, theta, style);
@@ -87,6 +86,26 @@ void attn_values_f16(const std::uint16_t* values, std::size_t value_stride, std:
 }
 
 namespace reference {
+
+void rmsnorm(float* out, const float* x, const float* weight, std::size_t n, float eps) {
+  // Four partial sums in double (one chain of n dependent adds was a serial bottleneck).
+  double s4[4] = {};
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (std::size_t j = 0; j < 4; ++j) s4[j] += static_cast<double>(x[i + j]) * x[i + j];
+  for (; i < n; ++i) s4[0] += static_cast<double>(x[i]) * x[i];
+  const double ss = (s4[0] + s4[1]) + (s4[2] + s4[3]);
+  const auto scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
+  for (std::size_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
+}
+
+void add(float* out, const float* a, const float* b, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+
+void axpy(float* y, float alpha, const float* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
 
 softmax_stats softmax(float* x, std::size_t n) {
   float max = x[0];

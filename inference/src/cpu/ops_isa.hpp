@@ -9,6 +9,9 @@
 
 namespace troupe::inference {
 namespace avx2 {
+void rmsnorm(float* out, const float* x, const float* weight, std::size_t n, float eps);
+void add(float* out, const float* a, const float* b, std::size_t n);
+void axpy(float* y, float alpha, const float* x, std::size_t n);
 float dot_f16(const std::uint16_t* a, const float* b, std::size_t n);
 void axpy_f16(float* y, float alpha, const std::uint16_t* x, std::size_t n);
 softmax_stats softmax(float* x, std::size_t n);
@@ -16,6 +19,9 @@ void silu(float* out, const float* x, std::size_t n);
 void swiglu(float* out, const float* gate, const float* up, std::size_t n);
 } // namespace avx2
 namespace avx512 {
+void rmsnorm(float* out, const float* x, const float* weight, std::size_t n, float eps);
+void add(float* out, const float* a, const float* b, std::size_t n);
+void axpy(float* y, float alpha, const float* x, std::size_t n);
 float dot_f16(const std::uint16_t* a, const float* b, std::size_t n);
 void axpy_f16(float* y, float alpha, const std::uint16_t* x, std::size_t n);
 softmax_stats softmax(float* x, std::size_t n);

@@ -176,11 +176,7 @@ void merge_parts(const float* out_parts, const float* stats, std::size_t n_parts
     }
     float* o = out_tok + h * hd;
     std::fill(o, o + hd, 0.0f);
-    for (std::size_t p = 0; p < np; ++p) {
-      const float w = c[p] / total;
-      const float* src = out_parts + p * stride + h * hd;
-      for (std::size_t i = 0; i < hd; ++i) o[i] += w * src[i];
-    }
+    for (std::size_t p = 0; p < np; ++p) axpy(o, c[p] / total, out_parts + p * stride + h * hd, hd);
   }
 }
 

@@ -186,7 +186,7 @@ void context::compute(std::span<const token_info> toks, float* logits_out) {
     }
     warm_after_next_call({&w.w_gate, &w.w_up});
     matmul(w.wo, att.data(), T, xb.data(), &pool);
-    for (std::size_t i = 0; i < T * dim; ++i) x[i] += xb[i];
+    add(x.data(), x.data(), xb.data(), T * dim);
 
     for (std::size_t t = 0; t < T; ++t)
       rmsnorm(xb.data() + t * dim, x.data() + t * dim, w.ffn_norm, dim, hp.rms_eps);
@@ -200,7 +200,7 @@ void context::compute(std::span<const token_info> toks, float* logits_out) {
       warm_after_next_call({&m.output()});
     }
     matmul(w.w_down, hb.data(), T, xb.data(), &pool);
-    for (std::size_t i = 0; i < T * dim; ++i) x[i] += xb[i];
+    add(x.data(), x.data(), xb.data(), T * dim);
   }
 
   // Logits only for the tokens that want them.

@@ -1,7 +1,8 @@
 // The element-wise and per-row operations of a Llama-family forward pass. Each works on
-// plain float arrays; shapes are in the comments. softmax, silu, swiglu and the f16 helpers
-// take a SIMD path when the CPU has one (a vectorised exp within ~2 ulp of std::exp); the
-// rest are plain loops the compiler vectorises (not a bottleneck).
+// plain float arrays; shapes are in the comments. All but rope take a SIMD path when the CPU
+// has one (softmax, silu, swiglu: a vectorised exp within ~2 ulp of std::exp): in decode they
+// run on one thread between the parallel weight products, and the plain loops (which -O2
+// leaves scalar) took several microseconds per layer.
 #pragma once
 
 #include <cstddef>
@@ -29,6 +30,9 @@ void swiglu(float* out, const float* gate, const float* up, std::size_t n);
 
 /// out(n) = a + b. `out` may alias either input.
 void add(float* out, const float* a, const float* b, std::size_t n);
+
+/// y(n) += alpha * x. x and y do not overlap.
+void axpy(float* y, float alpha, const float* x, std::size_t n);
 
 /// How RoPE pairs the dimensions of a head.
 enum class rope_style {
@@ -58,6 +62,9 @@ void attn_values_f16(const std::uint16_t* values, std::size_t value_stride, std:
 
 namespace reference {
 /// Plain scalar versions (std::exp), kept as the test oracle of the SIMD ones.
+void rmsnorm(float* out, const float* x, const float* weight, std::size_t n, float eps);
+void add(float* out, const float* a, const float* b, std::size_t n);
+void axpy(float* y, float alpha, const float* x, std::size_t n);
 softmax_stats softmax(float* x, std::size_t n);
 void silu(float* out, const float* x, std::size_t n);
 void swiglu(float* out, const float* gate, const float* up, std::size_t n);
