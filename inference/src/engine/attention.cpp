@@ -11,71 +11,58 @@ namespace troupe::inference {
 
 namespace {
 
-// Element access of the two cache types, so that one loop serves both.
-inline float dot_row(const std::uint16_t* k, const float* q, std::size_t n) { return dot_f16(k, q, n); }
-inline void axpy_row(float* y, float a, const std::uint16_t* v, std::size_t n) { axpy_f16(y, a, v, n); }
-
-inline float dot_row(const float* k, const float* q, std::size_t n) {
-  float s[8] = {};  // eight partial sums: vectorisable without reassociating one long chain
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (std::size_t j = 0; j < 8; ++j) s[j] += k[i + j] * q[i + j];
-  float r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-  for (; i < n; ++i) r += k[i] * q[i];
-  return r;
+// The block loops of attend() for each cache type, with the signatures of ops.hpp's
+// attn_scores_f16 / attn_values_f16 (the F16 ones, SIMD where the CPU has it). An F32 cache
+// (context_params::kv_type, for the closest comparisons with a reference) takes plain loops:
+// eight partial sums per dot product, vectorisable without reassociating one long chain.
+void scores_rows(const float* keys, std::size_t key_stride, std::size_t n, const float* q, std::size_t n_q,
+                 std::size_t hd, float scale, float* scores, std::size_t scores_stride) {
+  for (std::size_t j = 0; j < n; ++j)
+    for (std::size_t i = 0; i < n_q; ++i) {
+      const float* k = keys + j * key_stride;
+      const float* qi = q + i * hd;
+      float s[8] = {};
+      std::size_t d = 0;
+      for (; d + 8 <= hd; d += 8)
+        for (std::size_t e = 0; e < 8; ++e) s[e] += k[d + e] * qi[d + e];
+      float r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+      for (; d < hd; ++d) r += k[d] * qi[d];
+      scores[i * scores_stride + j] = r * scale;
+    }
 }
-inline void axpy_row(float* y, float a, const float* v, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) y[i] += a * v[i];
+void values_rows(const float* values, std::size_t value_stride, std::size_t n, const float* p, std::size_t p_stride,
+                 std::size_t n_q, std::size_t hd, float* out) {
+  for (std::size_t j = 0; j < n; ++j)
+    for (std::size_t i = 0; i < n_q; ++i) axpy(out + i * hd, p[i * p_stride + j], values + j * value_stride, hd);
+}
+void scores_rows(const std::uint16_t* keys, std::size_t key_stride, std::size_t n, const float* q, std::size_t n_q,
+                 std::size_t hd, float scale, float* scores, std::size_t scores_stride) {
+  attn_scores_f16(keys, key_stride, n, q, n_q, hd, scale, scores, scores_stride);
+}
+void values_rows(const std::uint16_t* values, std::size_t value_stride, std::size_t n, const float* p,
+                 std::size_t p_stride, std::size_t n_q, std::size_t hd, float* out) {
+  attn_values_f16(values, value_stride, n, p, p_stride, n_q, hd, out);
 }
 
+// The key rows of each block against all query heads of group g at once, then the value rows
+// into all of their outputs: each row is read once for the whole group (GQA).
 template <class T>
-void attend_rows(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t pos, std::size_t g,
-               const hparams& hp, const float* q_tok, float* out_tok, float* scores) {
+void attend_blocks(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t pos, std::size_t g,
+                   const hparams& hp, const float* q_tok, float* out_tok, float* scores) {
   block_pool& pool = cache.pool();
   const auto table = cache.table(slot);
   const std::size_t hd = hp.head_dim, n = pos + 1, bt = cache.block_tokens(), kv_dim = hp.kv_dim();
   const std::size_t group = hp.n_head / hp.n_head_kv, h0 = g * group;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  // Each key and value row is read once for all query heads of the group (GQA): scores of
-  // head h0 + i are scores[i * n ..].
   for (std::size_t j0 = 0, blk = 0; j0 < n; j0 += bt, ++blk) {
     const T* keys = reinterpret_cast<const T*>(pool.key(table[blk], layer)) + g * hd;  // (bt, kv_dim)
-    const std::size_t m = std::min(bt, n - j0);
-    for (std::size_t j = 0; j < m; ++j)
-      for (std::size_t i = 0; i < group; ++i)
-        scores[i * n + j0 + j] = dot_row(keys + j * kv_dim, q_tok + (h0 + i) * hd, hd) * scale;
-  }
-  for (std::size_t i = 0; i < group; ++i) {
-    softmax(scores + i * n, n);
-    std::fill(out_tok + (h0 + i) * hd, out_tok + (h0 + i + 1) * hd, 0.0f);
-  }
-  for (std::size_t j0 = 0, blk = 0; j0 < n; j0 += bt, ++blk) {
-    const T* values = reinterpret_cast<const T*>(pool.value(table[blk], layer)) + g * hd;  // (bt, kv_dim)
-    const std::size_t m = std::min(bt, n - j0);
-    for (std::size_t j = 0; j < m; ++j)
-      for (std::size_t i = 0; i < group; ++i)
-        axpy_row(out_tok + (h0 + i) * hd, scores[i * n + j0 + j], values + j * kv_dim, hd);
-  }
-}
-
-// F16 cache: the key rows of a block against all heads of the group at once, then the value
-// rows into all of their outputs (ops.hpp's attention loops, SIMD where the CPU has it).
-void attend_f16(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t pos, std::size_t g,
-                const hparams& hp, const float* q_tok, float* out_tok, float* scores) {
-  block_pool& pool = cache.pool();
-  const auto table = cache.table(slot);
-  const std::size_t hd = hp.head_dim, n = pos + 1, bt = cache.block_tokens(), kv_dim = hp.kv_dim();
-  const std::size_t group = hp.n_head / hp.n_head_kv, h0 = g * group;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  for (std::size_t j0 = 0, blk = 0; j0 < n; j0 += bt, ++blk) {
-    const auto* keys = reinterpret_cast<const std::uint16_t*>(pool.key(table[blk], layer)) + g * hd;  // (bt, kv_dim)
-    attn_scores_f16(keys, kv_dim, std::min(bt, n - j0), q_tok + h0 * hd, group, hd, scale, scores + j0, n);
+    scores_rows(keys, kv_dim, std::min(bt, n - j0), q_tok + h0 * hd, group, hd, scale, scores + j0, n);
   }
   for (std::size_t i = 0; i < group; ++i) softmax(scores + i * n, n);
   std::fill(out_tok + h0 * hd, out_tok + (h0 + group) * hd, 0.0f);
   for (std::size_t j0 = 0, blk = 0; j0 < n; j0 += bt, ++blk) {
-    const auto* values = reinterpret_cast<const std::uint16_t*>(pool.value(table[blk], layer)) + g * hd;  // (bt, kv_dim)
-    attn_values_f16(values, kv_dim, std::min(bt, n - j0), scores + j0, n, group, hd, out_tok + h0 * hd);
+    const T* values = reinterpret_cast<const T*>(pool.value(table[blk], layer)) + g * hd;  // (bt, kv_dim)
+    values_rows(values, kv_dim, std::min(bt, n - j0), scores + j0, n, group, hd, out_tok + h0 * hd);
   }
 }
 
@@ -97,9 +84,9 @@ void store_kv(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t 
 void attend(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t pos, std::size_t g,
             const hparams& hp, const float* q_tok, float* out_tok, float* scores) {
   if (cache.pool().kv_type() == tensor_type::f32)
-    attend_rows<float>(cache, layer, slot, pos, g, hp, q_tok, out_tok, scores);
+    attend_blocks<float>(cache, layer, slot, pos, g, hp, q_tok, out_tok, scores);
   else
-    attend_f16(cache, layer, slot, pos, g, hp, q_tok, out_tok, scores);
+    attend_blocks<std::uint16_t>(cache, layer, slot, pos, g, hp, q_tok, out_tok, scores);
 }
 
 void attend_part(kv_cache& cache, std::size_t layer, std::size_t slot, std::size_t j_begin, std::size_t j_end,
