@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "support/jsonl.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
@@ -56,13 +57,6 @@ std::string good(const char* name) {
   return (troupe::test::source_dir() / "tests/data/scenarios/good" / name).string();
 }
 
-std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& p) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(p);
-  std::string line;
-  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
 
 /// Senders of the message lines of a transcript, in order.
 std::vector<std::string> senders(const std::vector<nlohmann::json>& lines) {
@@ -130,7 +124,7 @@ TEST_CASE("run: round_robin with scripted humans ends on the stop phrase") {
                    "ann: Green tea then.\nbob: Fine, I AGREE.\n") != std::string::npos);
   CHECK(o.out.find("== ended: stop phrase \"agree\" said by bob ==") != std::string::npos);
   CHECK(o.out.find("total") != std::string::npos);
-  const auto lines = read_jsonl(dir / "t.jsonl");
+  const auto lines = troupe::test::read_jsonl(dir / "t.jsonl");
   CHECK(lines.front()["type"] == "run_start");
   CHECK(lines.front()["seed"] == 1);
   CHECK(senders(lines) == std::vector<std::string>{"user", "ann", "bob", "cat", "ann", "bob"});
@@ -165,7 +159,7 @@ TEST_CASE("run: the other flows drive agents in their order") {
     const auto o = run_troupe(fmt::format("run {} --transcript '{}'", good(r.file), (dir / "t.jsonl").string()));
     INFO(o.out << o.err);
     CHECK(o.rc == 0);
-    const auto lines = read_jsonl(dir / "t.jsonl");
+    const auto lines = troupe::test::read_jsonl(dir / "t.jsonl");
     CHECK(senders(lines) == r.senders);
     CHECK(last(lines)["reason"] == r.reason);
   }
@@ -176,7 +170,7 @@ TEST_CASE("run: the selector's routing decisions are in the transcript") {
   const auto o = run_troupe(fmt::format("run {} --transcript '{}'", good("selector.yaml"), (dir / "t.jsonl").string()));
   REQUIRE(o.rc == 0);
   std::vector<std::string> choices;
-  for (const auto& j : read_jsonl(dir / "t.jsonl"))
+  for (const auto& j : troupe::test::read_jsonl(dir / "t.jsonl"))
     if (j["type"] == "route") choices.push_back(j["choice"]);
   CHECK(choices == std::vector<std::string>{"cfo", "lead", "designer"});
 }
@@ -185,7 +179,7 @@ TEST_CASE("run: the handoff target is recorded on the message") {
   troupe::test::temp_dir dir;
   REQUIRE(run_troupe(fmt::format("run {} --transcript '{}'", good("handoff.yaml"), (dir / "t.jsonl").string())).rc == 0);
   std::vector<std::string> targets;
-  for (const auto& j : read_jsonl(dir / "t.jsonl"))
+  for (const auto& j : troupe::test::read_jsonl(dir / "t.jsonl"))
     if (j["type"] == "message" && j.contains("handoff")) targets.push_back(j["handoff"]);
   CHECK(targets == std::vector<std::string>{"billing", "tech"});
 }
@@ -196,9 +190,9 @@ TEST_CASE("run: same seed, same conversation") {
     const auto path = dir / name;
     REQUIRE(run_troupe(fmt::format("run {} --seed 5 --transcript '{}'", good("broadcast.yaml"), path.string())).rc == 0);
     std::vector<std::string> out;
-    for (const auto& j : read_jsonl(path))
+    for (const auto& j : troupe::test::read_jsonl(path))
       if (j["type"] == "message") out.push_back(j["sender"].get<std::string>() + ":" + j["content"].get<std::string>());
-    CHECK(read_jsonl(path).front()["seed"] == 5);
+    CHECK(troupe::test::read_jsonl(path).front()["seed"] == 5);
     return out;
   };
   const auto a = contents("a.jsonl");

@@ -3,7 +3,6 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
-#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -11,20 +10,9 @@
 #include <nlohmann/json.hpp>
 #include <troupe/inference/model_gen.hpp>
 
+#include "support/jsonl.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
-
-namespace {
-
-std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& p) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(p);
-  std::string line;
-  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
-
-} // namespace
 
 TEST_CASE("run: llm agents on a real model file produce streamed text, a transcript and exit 0") {
   troupe::test::temp_dir dir("troupe-run-engine");
@@ -48,7 +36,7 @@ TEST_CASE("run: llm agents on a real model file produce streamed text, a transcr
 
   const std::set<std::string> llm = {"pro", "con", "judge"};
   std::set<std::string> spoke;
-  for (const auto& j : read_jsonl(transcript)) {
+  for (const auto& j : troupe::test::read_jsonl(transcript)) {
     if (j["type"] != "message" || llm.count(j["sender"].get<std::string>()) == 0) continue;
     const auto sender = j["sender"].get<std::string>();
     const auto content = j["content"].get<std::string>();
